@@ -1,0 +1,3 @@
+module github.com/sessionspec/sessionspec
+
+go 1.26
