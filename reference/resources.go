@@ -1,0 +1,238 @@
+package reference
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionspec/sessionspec/fakeclock"
+)
+
+// The paths of the seed resources, as the discovery document lists them.
+const (
+	PathSession   = "/"
+	PathExpire    = "/expire"
+	PathLogMe     = "/logme"
+	PathExpired   = "/expired"
+	PathCounter   = "/counter"
+	PathClock     = "/_clock"
+	PathDiscovery = "/.well-known/sessionspec"
+)
+
+// feedLimit bounds the expired feed; past it the oldest lines are dropped.
+const feedLimit = 1 << 20
+
+// Server serves the seed examples over one Site:
+//
+//	GET /          "Your session id is: <uid>"        (ShowSession)
+//	GET /expire    expires the session                (ExpireSession)
+//	GET /logme     logs the session's expiry, once    (ExpirationLogger)
+//	GET /expired   the uids whose expiry was logged, one per line
+//	GET /counter   a per-session visit counter        (the session-store example)
+//	GET /.well-known/sessionspec  the discovery document
+//	GET|POST /_clock  clock control, only on a *fakeclock.Fake
+//
+// Any other path is 404 and creates no session.
+type Server struct {
+	site *Site
+	fake *fakeclock.Fake
+	log  io.Writer
+
+	feedMu sync.Mutex
+	feed   []string
+}
+
+// NewServer serves the seed resources over site. Each logged expiry is
+// written to log as the seed example prints it, "Session <uid> has
+// expired."; log may be nil.
+func NewServer(site *Site, log io.Writer) *Server {
+	srv := &Server{site: site, log: log}
+	srv.fake, _ = site.Clock().(*fakeclock.Fake)
+	return srv
+}
+
+// Site returns the site whose sessions the server hands out.
+func (srv *Server) Site() *Site { return srv.site }
+
+// Expired returns the uids whose logged expiry has happened, in order.
+func (srv *Server) Expired() []string {
+	srv.feedMu.Lock()
+	defer srv.feedMu.Unlock()
+	return append([]string(nil), srv.feed...)
+}
+
+// counterKey and loggedKey name the objects the resources store on a
+// session.
+type (
+	counterKey struct{}
+	loggedKey  struct{}
+)
+
+// ServeHTTP routes a request to its resource.
+func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == PathClock && srv.fake != nil {
+		srv.serveClock(w, r)
+		return
+	}
+	var serve func(http.ResponseWriter, *http.Request)
+	switch r.URL.Path {
+	case PathSession:
+		serve = srv.serveShow
+	case PathExpire:
+		serve = srv.serveExpire
+	case PathLogMe:
+		serve = srv.serveLogMe
+	case PathCounter:
+		serve = srv.serveCounter
+	case PathExpired:
+		serve = srv.serveExpired
+	case PathDiscovery:
+		serve = srv.serveDiscovery
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	serve(w, r)
+}
+
+// session gets the request's session, answering 503 itself when the site
+// is full.
+func (srv *Server) session(w http.ResponseWriter, r *http.Request) (*Session, bool) {
+	sess, err := srv.site.GetSession(w, r)
+	if err == nil {
+		return sess, true
+	}
+	if errors.Is(err, ErrSiteFull) {
+		secs := int(srv.site.untilNextExpiry()/time.Second) + 1
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		http.Error(w, "too many live sessions; try again later", http.StatusServiceUnavailable)
+		return nil, false
+	}
+	http.Error(w, err.Error(), http.StatusInternalServerError)
+	return nil, false
+}
+
+func writeText(w http.ResponseWriter, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	io.WriteString(w, body)
+}
+
+func (srv *Server) serveShow(w http.ResponseWriter, r *http.Request) {
+	if sess, ok := srv.session(w, r); ok {
+		writeText(w, "Your session id is: "+sess.UID())
+	}
+}
+
+func (srv *Server) serveExpire(w http.ResponseWriter, r *http.Request) {
+	if sess, ok := srv.session(w, r); ok {
+		sess.Expire()
+		writeText(w, "Your session has been expired.")
+	}
+}
+
+// serveLogMe registers one expiry notification per session, as the docs'
+// ExpirationLogger does with its set of uids; here the marker is stored
+// on the session itself, so it goes away with it.
+func (srv *Server) serveLogMe(w http.ResponseWriter, r *http.Request) {
+	sess, ok := srv.session(w, r)
+	if !ok {
+		return
+	}
+	first := false
+	sess.Component(loggedKey{}, func() any { first = true; return true })
+	if first {
+		uid := sess.UID()
+		sess.NotifyOnExpire(func() { srv.logExpired(uid) })
+	}
+	writeText(w, "Session "+sess.UID()+" will be logged when it expires.")
+}
+
+func (srv *Server) logExpired(uid string) {
+	srv.feedMu.Lock()
+	srv.feed = append(srv.feed, uid)
+	if len(srv.feed) > 2*feedLimit {
+		srv.feed = append([]string(nil), srv.feed[len(srv.feed)-feedLimit:]...)
+	}
+	srv.feedMu.Unlock()
+	if srv.log != nil {
+		fmt.Fprintf(srv.log, "Session %s has expired.\n", uid)
+	}
+}
+
+func (srv *Server) serveCounter(w http.ResponseWriter, r *http.Request) {
+	sess, ok := srv.session(w, r)
+	if !ok {
+		return
+	}
+	n := sess.Component(counterKey{}, func() any { return new(atomic.Int64) }).(*atomic.Int64).Add(1)
+	writeText(w, "Visit #"+strconv.FormatInt(n, 10)+" for you!")
+}
+
+func (srv *Server) serveExpired(w http.ResponseWriter, r *http.Request) {
+	var b strings.Builder
+	for _, uid := range srv.Expired() {
+		b.WriteString(uid)
+		b.WriteByte('\n')
+	}
+	writeText(w, b.String())
+}
+
+// Discovery is the document served at /.well-known/sessionspec. It tells a
+// conformance suite everything beyond the URL that it needs.
+type Discovery struct {
+	Version        int     `json:"sessionspec"`
+	Implementation string  `json:"implementation,omitempty"`
+	Cookie         string  `json:"cookie,omitempty"`
+	TimeoutSeconds float64 `json:"timeout_seconds"`
+	Paths          Paths   `json:"paths"`
+}
+
+// Paths are the target's resources, relative to its URL. An empty path
+// means the target has no such resource.
+type Paths struct {
+	Session string `json:"session"`
+	Expire  string `json:"expire,omitempty"`
+	LogMe   string `json:"logme,omitempty"`
+	Expired string `json:"expired,omitempty"`
+	Counter string `json:"counter,omitempty"`
+	Clock   string `json:"clock,omitempty"`
+}
+
+// Discovery describes this server.
+func (srv *Server) Discovery() Discovery {
+	d := Discovery{
+		Version:        1,
+		Implementation: "sessionspec reference",
+		Cookie:         CookieName,
+		TimeoutSeconds: srv.site.SessionTimeout().Seconds(),
+		Paths: Paths{
+			Session: PathSession, Expire: PathExpire, LogMe: PathLogMe,
+			Expired: PathExpired, Counter: PathCounter,
+		},
+	}
+	if srv.fake != nil {
+		d.Paths.Clock = PathClock
+	}
+	return d
+}
+
+func (srv *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(srv.Discovery())
+}
