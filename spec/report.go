@@ -1,0 +1,257 @@
+package spec
+
+import (
+	"bufio"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Outcome is how a case ended.
+type Outcome string
+
+const (
+	Passed        Outcome = "pass"
+	Failed        Outcome = "fail"
+	NotApplicable Outcome = "n/a"   // the target lacks what the case needs; the reason says what
+	Errored       Outcome = "error" // the target did not answer, or the harness could not run the case
+)
+
+// Result is one case's outcome with its evidence.
+type Result struct {
+	Case
+	Outcome  Outcome       `json:"outcome"`
+	Message  string        `json:"message,omitempty"`  // why it failed or was not applicable
+	Evidence string        `json:"evidence,omitempty"` // the HTTP exchanges of a failed case
+	Duration time.Duration `json:"-"`
+	Seconds  float64       `json:"seconds"`
+	// Expected and Reason come from an expectations file, if one was given.
+	Expected Outcome `json:"expected,omitempty"`
+	Reason   string  `json:"reason,omitempty"`
+}
+
+// Report is the outcome of one run of the suite against one target.
+type Report struct {
+	Target   string    `json:"target"`
+	URL      string    `json:"url"`
+	Clock    string    `json:"clock"` // "controlled" or "wall"
+	Timeout  float64   `json:"timeout_seconds"`
+	Started  time.Time `json:"started"`
+	Seconds  float64   `json:"seconds"`
+	Results  []Result  `json:"cases"`
+	Summary  Summary   `json:"summary"`
+	ExitCode int       `json:"exit_code"`
+}
+
+// Summary counts the outcomes of a report.
+type Summary struct {
+	Pass          int `json:"pass"`
+	Fail          int `json:"fail"`
+	NotApplicable int `json:"not_applicable"`
+	Error         int `json:"error"`
+	MustFailures  int `json:"must_failures"`
+	Unexpected    int `json:"unexpected"` // outcomes that differ from the expectations file
+}
+
+// Exit codes of a run: every MUST case passed (or every outcome matched
+// its expectation); a conformance failure; a harness or target error.
+const (
+	ExitPass    = 0
+	ExitFail    = 1
+	ExitHarness = 2
+)
+
+// Expectation is a known outcome of one case for one target.
+type Expectation struct {
+	Outcome Outcome
+	Reason  string
+}
+
+// Expectations map case IDs to their known outcome for one target, like
+// web-platform-tests' expectation files: a run then fails only when it
+// differs from them.
+type Expectations map[string]Expectation
+
+// ParseExpectations reads an expectations file: one case a line,
+//
+//	ID OUTCOME reason...
+//
+// with OUTCOME one of pass, fail, n/a, error; '#' starts a comment. Unknown
+// IDs and outcomes are errors, so a typo cannot hide a difference.
+func ParseExpectations(r io.Reader) (Expectations, error) {
+	exp := Expectations{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			return nil, fmt.Errorf("line %d: want \"ID OUTCOME reason\", got %q", n, line)
+		}
+		id, outcome := fields[0], Outcome(fields[1])
+		if _, ok := Lookup(id); !ok {
+			return nil, fmt.Errorf("line %d: no case %s in the catalogue", n, id)
+		}
+		switch outcome {
+		case Passed, Failed, NotApplicable, Errored:
+		default:
+			return nil, fmt.Errorf("line %d: outcome %q is not pass, fail, n/a or error", n, fields[1])
+		}
+		if _, dup := exp[id]; dup {
+			return nil, fmt.Errorf("line %d: %s is listed twice", n, id)
+		}
+		exp[id] = Expectation{outcome, strings.Join(fields[2:], " ")}
+	}
+	return exp, sc.Err()
+}
+
+// Judge fills in the summary and the exit code. Without expectations a
+// run fails only on a MUST case; with them, on any outcome that differs
+// (an unlisted case is expected to pass or be not applicable). A target
+// error is exit 2 unless expected.
+func (rep *Report) Judge(exp Expectations) {
+	s := Summary{}
+	harness := false
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		switch r.Outcome {
+		case Passed:
+			s.Pass++
+		case Failed:
+			s.Fail++
+			if r.Level == Must {
+				s.MustFailures++
+			}
+		case NotApplicable:
+			s.NotApplicable++
+		case Errored:
+			s.Error++
+		}
+		if exp == nil {
+			harness = harness || r.Outcome == Errored
+			continue
+		}
+		e, listed := exp[r.ID]
+		r.Expected, r.Reason = e.Outcome, e.Reason
+		differs := listed && e.Outcome != r.Outcome || !listed && (r.Outcome == Failed || r.Outcome == Errored)
+		if differs {
+			s.Unexpected++
+			harness = harness || r.Outcome == Errored
+		}
+	}
+	rep.Summary = s
+	switch {
+	case harness:
+		rep.ExitCode = ExitHarness
+	case exp != nil && s.Unexpected > 0, exp == nil && s.MustFailures > 0:
+		rep.ExitCode = ExitFail
+	default:
+		rep.ExitCode = ExitPass
+	}
+}
+
+// Differs reports whether r's outcome differs from its expectation (for a
+// judged report with expectations).
+func (r Result) Differs(withExpectations bool) bool {
+	if !withExpectations {
+		return r.Outcome == Errored || r.Outcome == Failed && r.Level == Must
+	}
+	if r.Expected != "" {
+		return r.Expected != r.Outcome
+	}
+	return r.Outcome == Failed || r.Outcome == Errored
+}
+
+// Line renders a result as one console line.
+func (r Result) Line() string {
+	mark := map[Outcome]string{Passed: "PASS", Failed: "FAIL", NotApplicable: "N/A ", Errored: "ERR "}[r.Outcome]
+	line := fmt.Sprintf("%s  %-8s  %-11s  %s (%s)", mark, r.Level, r.ID, r.Title, r.Duration.Round(time.Millisecond))
+	if r.Expected != "" {
+		line += fmt.Sprintf("  [expected %s: %s]", r.Expected, r.Reason)
+	}
+	return line
+}
+
+// WriteJSON writes the report as JSON.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// WriteJUnit writes the report in the JUnit XML format CI systems read:
+// one testcase per case, named by its ID, in a class per area.
+func (rep *Report) WriteJUnit(w io.Writer) error {
+	type failure struct {
+		Message string `xml:"message,attr"`
+		Type    string `xml:"type,attr"`
+		Text    string `xml:",chardata"`
+	}
+	type skipped struct {
+		Message string `xml:"message,attr"`
+	}
+	type testcase struct {
+		Name      string   `xml:"name,attr"`
+		Classname string   `xml:"classname,attr"`
+		Time      string   `xml:"time,attr"`
+		Failure   *failure `xml:"failure,omitempty"`
+		Error     *failure `xml:"error,omitempty"`
+		Skipped   *skipped `xml:"skipped,omitempty"`
+		SystemOut string   `xml:"system-out,omitempty"`
+	}
+	type testsuite struct {
+		XMLName  xml.Name   `xml:"testsuite"`
+		Name     string     `xml:"name,attr"`
+		Tests    int        `xml:"tests,attr"`
+		Failures int        `xml:"failures,attr"`
+		Errors   int        `xml:"errors,attr"`
+		Skipped  int        `xml:"skipped,attr"`
+		Time     string     `xml:"time,attr"`
+		Cases    []testcase `xml:"testcase"`
+	}
+	ts := testsuite{
+		Name: "sessionspec: " + rep.Target, Tests: len(rep.Results), Failures: rep.Summary.Fail,
+		Errors: rep.Summary.Error, Skipped: rep.Summary.NotApplicable, Time: fmt.Sprintf("%.3f", rep.Seconds),
+	}
+	for _, r := range rep.Results {
+		tc := testcase{
+			Name:      fmt.Sprintf("%s [%s] %s", r.ID, r.Level, r.Title),
+			Classname: "sessionspec." + r.Area,
+			Time:      fmt.Sprintf("%.3f", r.Seconds),
+			SystemOut: fmt.Sprintf("%s: %q", r.Source, r.Seed),
+		}
+		detail := r.Message
+		if r.Evidence != "" {
+			detail += "\n\n" + r.Evidence
+		}
+		switch r.Outcome {
+		case Failed:
+			tc.Failure = &failure{Message: firstLine(r.Message), Type: string(r.Level), Text: detail}
+		case Errored:
+			tc.Error = &failure{Message: firstLine(r.Message), Type: "target", Text: detail}
+		case NotApplicable:
+			tc.Skipped = &skipped{Message: r.Message}
+		}
+		ts.Cases = append(ts.Cases, tc)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(ts); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
