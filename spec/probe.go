@@ -52,27 +52,45 @@ var current struct {
 	probe *Probe
 }
 
-// check registers the case id with the body that checks it.
+// bodies holds the check of each case, by ID, as the section files
+// register them.
+var bodies = map[string]func(p *Probe){}
+
+// check registers the body that checks case id.
 func check(id string, body func(p *Probe)) bool {
-	c := mustLookup(id)
-	ginkgo.It(c.ID+": "+c.Title, ginkgo.Label(string(c.Level), c.Area, c.ID), func(ctx ginkgo.SpecContext) {
-		suite.mu.Lock()
-		t, broken := suite.target, suite.broken
-		suite.mu.Unlock()
-		if t == nil {
-			ginkgo.Fail(targetError + "no target: call spec.Use or spec.Run first")
-		}
-		if broken != nil {
-			ginkgo.Fail(targetError + "not tried: the target failed earlier: " + broken.Error())
-		}
-		p := &Probe{ctx: ctx, T: t, Tr: &Transcript{}}
-		current.mu.Lock()
-		current.probe = p
-		current.mu.Unlock()
-		body(p)
-	})
+	mustLookup(id)
+	if _, dup := bodies[id]; dup {
+		panic("spec: case " + id + " is checked twice")
+	}
+	bodies[id] = body
 	return true
 }
+
+// The cases run in one container, in catalogue order.
+var _ = ginkgo.Describe("sessionspec", func() {
+	for _, c := range Catalogue {
+		body, ok := bodies[c.ID]
+		if !ok {
+			continue // TestEveryCaseIsChecked catches this
+		}
+		ginkgo.It(c.ID+": "+c.Title, ginkgo.Label(string(c.Level), c.Area, c.ID), func(ctx ginkgo.SpecContext) {
+			suite.mu.Lock()
+			t, broken := suite.target, suite.broken
+			suite.mu.Unlock()
+			if t == nil {
+				ginkgo.Fail(targetError + "no target: call spec.Use or spec.Run first")
+			}
+			if broken != nil {
+				ginkgo.Fail(targetError + "not tried: the target failed earlier: " + broken.Error())
+			}
+			p := &Probe{ctx: ctx, T: t, Tr: &Transcript{}}
+			current.mu.Lock()
+			current.probe = p
+			current.mu.Unlock()
+			body(p)
+		})
+	}
+})
 
 // Every case's evidence is attached when it fails.
 var _ = ginkgo.JustAfterEach(func() {

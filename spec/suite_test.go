@@ -60,4 +60,3 @@ func TestConformance(t *testing.T) {
 	}
 	ginkgo.RunSpecs(t, "sessionspec conformance")
 }
-

@@ -65,6 +65,8 @@ type Target struct {
 	RequestTimeout time.Duration
 	// Sessions is how many sessions the uniqueness checks create.
 	Sessions int
+	// Discovered reports whether the target served a discovery document.
+	Discovered bool
 }
 
 // Controlled reports whether the target's time is driven by the suite.
@@ -141,6 +143,7 @@ func (t *Target) Discover(ctx context.Context) error {
 		return fmt.Errorf("%s: %v", req.URL, err)
 	}
 	t.apply(d)
+	t.Discovered = true
 	return nil
 }
 

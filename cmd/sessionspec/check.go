@@ -2,11 +2,306 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sessionspec/sessionspec/reference"
+	"github.com/sessionspec/sessionspec/spec"
 )
 
+// checkConfig is what `sessionspec check` is told by its arguments.
+type checkConfig struct {
+	url            string
+	timeout        time.Duration
+	clock          string
+	expired        string
+	paths          string
+	maxWait        time.Duration
+	tolerance      time.Duration
+	requestTimeout time.Duration
+	sessions       int
+	run            string
+	startTimeout   time.Duration
+	junit          string
+	json           string
+	expect         string
+	labelFilter    string
+	verbose        bool
+	set            map[string]bool // flags given explicitly
+}
+
+const checkUsage = `usage: sessionspec check [URL] [flags]
+
+Runs the conformance suite against the session implementation at URL.
+Without URL it checks an embedded reference server on a fake clock.
+The target's discovery document (URL/.well-known/sessionspec) is read when
+present; flags override it. Exit codes: 0 every MUST case passed (or every
+outcome matched --expect), 1 a conformance failure, 2 a harness or target
+error.
+
+flags:
+`
+
+func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
+	var c checkConfig
+	fs := flag.NewFlagSet("sessionspec check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, checkUsage); fs.PrintDefaults() }
+	fs.DurationVar(&c.timeout, "timeout", 0, "the target's session `timeout` (default: from discovery, else 900s)")
+	fs.StringVar(&c.clock, "clock", "", "`URL` or path of the target's clock-control resource (GET now, POST ?advance=D)")
+	fs.StringVar(&c.expired, "expired", "", "`URL` or path of the expired-notification feed, or \"stdout\" for the --run command's output")
+	fs.StringVar(&c.paths, "paths", "", "resource paths, `name=path,...` with names session, expire, logme, expired, counter, clock (empty path: not served)")
+	fs.DurationVar(&c.maxWait, "max-wait", 30*time.Second, "longest wall-clock `wait` a case may need; longer cases are not applicable")
+	fs.DurationVar(&c.tolerance, "tolerance", 250*time.Millisecond, "slack around a wall-clock timeout: alive at timeout-tolerance, gone at timeout+tolerance")
+	fs.DurationVar(&c.requestTimeout, "request-timeout", 10*time.Second, "bound on each request")
+	fs.IntVar(&c.sessions, "sessions", 2000, "how many sessions the uniqueness check creates")
+	fs.StringVar(&c.run, "run", "", "shell `command` that starts the target; its stdout is captured and it is stopped afterwards")
+	fs.DurationVar(&c.startTimeout, "start-timeout", 30*time.Second, "how long to wait for the --run target to answer")
+	fs.StringVar(&c.junit, "junit", "", "write a JUnit XML report to `file`")
+	fs.StringVar(&c.json, "json", "", "write a JSON report to `file`")
+	fs.StringVar(&c.expect, "expect", "", "expectations `file` of known deviations (lines: ID OUTCOME reason)")
+	fs.StringVar(&c.labelFilter, "label-filter", "", "run only cases matching this Ginkgo label `expression` (levels, areas, IDs), e.g. 'MUST && !timeout'")
+	fs.BoolVar(&c.verbose, "v", false, "also show Ginkgo's output and the evidence of every case")
+
+	// Flags may come before or after the URL.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return c, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(positional) > 1 {
+		return c, fmt.Errorf("want at most one URL, got %q", positional)
+	}
+	if len(positional) == 1 {
+		c.url = positional[0]
+	}
+	c.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
+	switch {
+	case c.set["timeout"] && c.timeout <= 0:
+		return c, fmt.Errorf("--timeout must be positive, got %s", c.timeout)
+	case c.maxWait < 0 || c.tolerance < 0 || c.requestTimeout <= 0 || c.startTimeout <= 0:
+		return c, errors.New("--max-wait and --tolerance must not be negative; --request-timeout and --start-timeout must be positive")
+	case c.sessions < 2:
+		return c, fmt.Errorf("--sessions must be at least 2, got %d", c.sessions)
+	case c.run != "" && c.url == "":
+		return c, errors.New("--run needs the URL the command will serve")
+	case c.expired == "stdout" && c.run == "":
+		return c, errors.New("--expired stdout needs --run")
+	}
+	if _, err := parsePaths(c.paths); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// parsePaths reads --paths: name=path pairs separated by commas.
+func parsePaths(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if s == "" {
+		return out, nil
+	}
+	for pair := range strings.SplitSeq(s, ",") {
+		name, path, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		switch name {
+		case "session", "expire", "logme", "expired", "counter", "clock":
+		default:
+			return nil, fmt.Errorf("--paths: %q is not one of session, expire, logme, expired, counter, clock", name)
+		}
+		if !ok {
+			return nil, fmt.Errorf("--paths: %q wants name=path", pair)
+		}
+		if name == "session" && path == "" {
+			return nil, errors.New("--paths: session cannot be empty")
+		}
+		out[name] = path
+	}
+	return out, nil
+}
+
+// apply lays the flags over what discovery found.
+func (c checkConfig) apply(t *spec.Target) {
+	paths, _ := parsePaths(c.paths)
+	for name, p := range paths {
+		switch name {
+		case "session":
+			t.Paths.Session = p
+		case "expire":
+			t.Paths.Expire = p
+		case "logme":
+			t.Paths.LogMe = p
+		case "expired":
+			t.Paths.Expired = p
+		case "counter":
+			t.Paths.Counter = p
+		case "clock":
+			t.Paths.Clock = p
+		}
+	}
+	if c.set["timeout"] {
+		t.Timeout = c.timeout
+	}
+	if c.set["clock"] {
+		t.Paths.Clock = c.clock
+	}
+	if c.set["expired"] && c.expired != "stdout" {
+		t.Paths.Expired = c.expired
+	}
+	t.MaxWait, t.Tolerance, t.RequestTimeout, t.Sessions = c.maxWait, c.tolerance, c.requestTimeout, c.sessions
+}
+
 func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "sessionspec check: not implemented yet")
-	return exitHarness
+	c, err := parseCheckFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sessionspec check: %v\n", err)
+		return exitHarness
+	}
+	code, err := runCheck(ctx, c, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "sessionspec check: %v\n", err)
+	}
+	return code
+}
+
+// runCheck does the work of check; an error is a harness or target error,
+// reported in one line with exit code 2.
+func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int, error) {
+	var exp spec.Expectations
+	if c.expect != "" {
+		f, err := os.Open(c.expect)
+		if err != nil {
+			return exitHarness, fmt.Errorf("--expect: %v", err)
+		}
+		exp, err = spec.ParseExpectations(f)
+		f.Close()
+		if err != nil {
+			return exitHarness, fmt.Errorf("--expect %s: %v", c.expect, err)
+		}
+	}
+	// Report files are created before the run, so that an unwritable path
+	// costs seconds, not a whole run.
+	var reportFiles []*os.File
+	for _, path := range []string{c.junit, c.json} {
+		var f *os.File
+		if path != "" {
+			var err error
+			if f, err = os.Create(path); err != nil {
+				return exitHarness, fmt.Errorf("report file: %v", err)
+			}
+			defer f.Close()
+		}
+		reportFiles = append(reportFiles, f)
+	}
+
+	url := c.url
+	if url == "" {
+		timeout := reference.DefaultTimeout
+		if c.set["timeout"] {
+			timeout = c.timeout
+		}
+		rs, err := startReference(serveConfig{addr: "127.0.0.1:0", timeout: timeout, fakeClock: true}, io.Discard)
+		if err != nil {
+			return exitHarness, fmt.Errorf("starting the embedded reference: %v", err)
+		}
+		defer rs.shutdown(5 * time.Second)
+		url = rs.URL
+	}
+	target, err := spec.NewTarget(url)
+	if err != nil {
+		return exitHarness, err
+	}
+	target.RequestTimeout = c.requestTimeout
+
+	var proc *targetProcess
+	if c.run != "" {
+		if proc, err = startTarget(ctx, c.run, target, c.startTimeout, stderr, c.verbose); err != nil {
+			return exitHarness, err
+		}
+		defer proc.stop()
+	}
+	if err := target.Discover(ctx); err != nil {
+		return exitHarness, err
+	}
+	c.apply(target)
+	if proc != nil && (c.expired == "stdout" || !c.set["expired"] && !(target.Discovered && target.Paths.Expired != "")) {
+		target.ExpiredLines = proc.lines
+	}
+	if err := checkClock(ctx, target); err != nil {
+		return exitHarness, err
+	}
+	if c.url == "" {
+		target.Name = "embedded reference"
+	}
+
+	clock := "wall clock"
+	if target.Controlled() {
+		clock = "controlled clock at " + target.Resolve(target.Paths.Clock)
+	}
+	fmt.Fprintf(stdout, "sessionspec: checking %s at %s (%s, session timeout %s)\n", target.Name, target.URL, clock, target.Timeout)
+	opts := spec.Options{LabelFilter: c.labelFilter}
+	if c.verbose {
+		opts.GinkgoOutput = stderr
+	}
+	opts.OnCase = func(r spec.Result) {
+		if exp != nil {
+			e := exp[r.ID]
+			r.Expected, r.Reason = e.Outcome, e.Reason
+		}
+		fmt.Fprintln(stdout, r.Line())
+		if r.Outcome == spec.Failed || r.Outcome == spec.Errored || r.Outcome == spec.NotApplicable {
+			fmt.Fprintln(stdout, indent(r.Message, "      "))
+		}
+		if r.Outcome == spec.Failed || r.Outcome == spec.Errored {
+			fmt.Fprintf(stdout, "      source: %s: %q\n", r.Source, r.Seed)
+			if r.Evidence != "" {
+				fmt.Fprintf(stdout, "      evidence:\n%s\n", indent(r.Evidence, "        "))
+			}
+		}
+	}
+	rep, err := spec.Run(ctx, target, opts)
+	if err != nil {
+		return exitHarness, err
+	}
+	rep.Judge(exp)
+	s := rep.Summary
+	fmt.Fprintf(stdout, "sessionspec: %d cases: %d pass, %d fail (%d MUST), %d n/a, %d error in %.2fs",
+		len(rep.Results), s.Pass, s.Fail, s.MustFailures, s.NotApplicable, s.Error, rep.Seconds)
+	if exp != nil {
+		fmt.Fprintf(stdout, "; %d differ from %s", s.Unexpected, c.expect)
+	}
+	fmt.Fprintf(stdout, " -> exit %d\n", rep.ExitCode)
+
+	if f := reportFiles[0]; f != nil {
+		if err := rep.WriteJUnit(f); err != nil {
+			return exitHarness, fmt.Errorf("writing %s: %v", c.junit, err)
+		}
+	}
+	if f := reportFiles[1]; f != nil {
+		if err := rep.WriteJSON(f); err != nil {
+			return exitHarness, fmt.Errorf("writing %s: %v", c.json, err)
+		}
+	}
+	return rep.ExitCode, nil
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
 }
