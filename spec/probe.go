@@ -67,7 +67,7 @@ func check(id string, body func(p *Probe)) bool {
 }
 
 // The cases run in one container, in catalogue order.
-var _ = ginkgo.Describe("sessionspec", func() {
+var _ = ginkgo.Describe("sessionspec", ginkgo.Ordered, ginkgo.ContinueOnFailure, func() {
 	for _, c := range Catalogue {
 		body, ok := bodies[c.ID]
 		if !ok {
