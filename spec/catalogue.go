@@ -33,12 +33,12 @@ const (
 
 // Case is one conformance check.
 type Case struct {
-	ID     string // stable, e.g. PERSIST-001
-	Level  Level
-	Area   string // the section of the suite, one file each
-	Title  string // what the target must do, in one line
-	Source string // the document the sentence comes from
-	Seed   string // the sentence checked, verbatim
+	ID     string `json:"id"` // stable, e.g. PERSIST-001
+	Level  Level  `json:"level"`
+	Area   string `json:"area"`   // the section of the suite, one file each
+	Title  string `json:"title"`  // what the target must do, in one line
+	Source string `json:"source"` // the document the sentence comes from
+	Seed   string `json:"seed"`   // the sentence checked, verbatim
 }
 
 // Catalogue lists every case, in the order the report presents them.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessionspec/sessionspec/fakeclock"
+	"github.com/sessionspec/sessionspec/internal/faulty"
 	"github.com/sessionspec/sessionspec/reference"
 )
 
@@ -21,6 +22,7 @@ type serveConfig struct {
 	timeout     time.Duration
 	fakeClock   bool
 	maxSessions int
+	fault       string
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
@@ -31,8 +33,17 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.timeout, "timeout", reference.DefaultTimeout, "session inactivity `timeout`")
 	fs.BoolVar(&c.fakeClock, "fake-clock", false, "run on a fake clock, driven through POST /_clock?advance=DURATION")
 	fs.IntVar(&c.maxSessions, "max-sessions", 0, "cap on live sessions; new ones get 503 past it (0: no cap)")
+	fs.StringVar(&c.fault, "fault", "", "serve a deliberately broken reference (`name`: see internal/faulty), to watch the suite catch it; needs --fake-clock")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.fault != "" {
+		if _, err := faulty.Parse(c.fault); err != nil {
+			return c, fmt.Errorf("--fault: %v", err)
+		}
+		if !c.fakeClock {
+			return c, errors.New("--fault needs --fake-clock")
+		}
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
@@ -61,10 +72,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // reference server: a listener plus the Server it serves.
 type runningServer struct {
-	URL    string
-	Server *reference.Server
-	http   *http.Server
-	done   chan error
+	URL  string
+	http *http.Server
+	done chan error
 }
 
 // startReference listens on c.addr and serves the reference there until
@@ -82,13 +92,17 @@ func startReference(c serveConfig, log io.Writer) (*runningServer, error) {
 			fmt.Fprintf(log, "sessionspec: expiry callback of session %s panicked: %v\n", uid, r)
 		},
 	})
-	srv := reference.NewServer(site, log)
+	var h http.Handler = reference.NewServer(site, log)
+	if c.fault != "" {
+		f, _ := faulty.Parse(c.fault)
+		h = faulty.New(f, clock.(*fakeclock.Fake), c.timeout)
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", c.addr, err)
 	}
-	hs := reference.NewHTTPServer(c.addr, srv)
-	rs := &runningServer{URL: "http://" + ln.Addr().String(), Server: srv, http: hs, done: make(chan error, 1)}
+	hs := reference.NewHTTPServer(c.addr, h)
+	rs := &runningServer{URL: "http://" + ln.Addr().String(), http: hs, done: make(chan error, 1)}
 	go func() { rs.done <- hs.Serve(ln) }()
 	return rs, nil
 }
