@@ -266,7 +266,9 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 			fmt.Fprintln(stdout, indent(r.Message, "      "))
 		}
 		if r.Outcome == spec.Failed || r.Outcome == spec.Errored {
-			fmt.Fprintf(stdout, "      source: %s: %q\n", r.Source, r.Seed)
+			if r.Seed != "" {
+				fmt.Fprintf(stdout, "      source: %s: %q\n", r.Source, r.Seed)
+			}
 			if r.Evidence != "" {
 				fmt.Fprintf(stdout, "      evidence:\n%s\n", indent(r.Evidence, "        "))
 			}

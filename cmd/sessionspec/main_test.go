@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionspec/sessionspec/fakeclock"
+	"github.com/sessionspec/sessionspec/internal/faulty"
+	"github.com/sessionspec/sessionspec/reference"
+	"github.com/sessionspec/sessionspec/spec"
+)
+
+// bin is the sessionspec binary under test: the suite runs once per
+// process, so every check is a process of its own.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sessionspec-test")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "sessionspec")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building sessionspec: %v\n%s", err, out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type outcome struct {
+	code    int
+	stdout  string
+	stderr  string
+	report  *spec.Report
+	elapsed time.Duration
+}
+
+// sessionspec runs the binary with args (plus --json and --junit into a
+// temporary directory) and returns what it did.
+func sessionspec(t *testing.T, args ...string) outcome {
+	t.Helper()
+	dir := t.TempDir()
+	jsonPath, junitPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.xml")
+	if args[0] == "check" {
+		args = append(args, "--json", jsonPath, "--junit", junitPath)
+	}
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	o := outcome{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	if err != nil && o.code < 0 {
+		t.Fatalf("running %v: %v", args, err)
+	}
+	if b, err := os.ReadFile(jsonPath); err == nil && len(b) > 0 {
+		o.report = &spec.Report{}
+		if err := json.Unmarshal(b, o.report); err != nil {
+			t.Fatalf("the JSON report does not parse: %v", err)
+		}
+		x, err := os.ReadFile(junitPath)
+		if err != nil {
+			t.Fatalf("no JUnit report beside the JSON one: %v", err)
+		}
+		var suite struct {
+			Tests int `xml:"tests,attr"`
+			Cases []struct {
+				Name string `xml:"name,attr"`
+			} `xml:"testcase"`
+		}
+		if err := xml.Unmarshal(x, &suite); err != nil || suite.Tests != len(o.report.Results) || len(suite.Cases) != suite.Tests {
+			t.Fatalf("JUnit report: err=%v tests=%d cases=%d, JSON has %d", err, suite.Tests, len(suite.Cases), len(o.report.Results))
+		}
+	}
+	return o
+}
+
+func (o outcome) outcomeOf(id string) spec.Outcome {
+	if o.report == nil {
+		return ""
+	}
+	for _, r := range o.report.Results {
+		if r.ID == id {
+			return r.Outcome
+		}
+	}
+	return ""
+}
+
+// serveReference serves the reference on loopback, on a fake clock or on
+// the real one, for the duration of the test.
+func serveReference(t *testing.T, clock fakeclock.Clock, timeout time.Duration) string {
+	site := reference.NewSite(reference.Config{Clock: clock, SessionTimeout: timeout})
+	srv := httptest.NewServer(reference.NewServer(site, nil))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func mustPassEveryMust(t *testing.T, o outcome) {
+	t.Helper()
+	if o.code != 0 || o.report == nil || o.report.Summary.MustFailures != 0 {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", o.code, o.stdout, o.stderr)
+	}
+	for _, r := range o.report.Results {
+		if r.Outcome != spec.Passed && !(r.Outcome == spec.NotApplicable && r.ID == "TIMEOUT-004") {
+			t.Errorf("%s: %s %s", r.ID, r.Outcome, r.Message)
+		}
+	}
+}
+
+func TestCheckReferenceOnFakeClock(t *testing.T) {
+	t.Parallel()
+	url := serveReference(t, fakeclock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), 0)
+	o := sessionspec(t, "check", url)
+	mustPassEveryMust(t, o)
+	if o.outcomeOf("TIMEOUT-004") != spec.Passed || o.report.Clock != "controlled" {
+		t.Fatalf("the 900 s default was not checked on the controlled clock: %s, clock %s", o.outcomeOf("TIMEOUT-004"), o.report.Clock)
+	}
+	if len(o.report.Results) != len(spec.Catalogue) {
+		t.Fatalf("%d results for %d cases", len(o.report.Results), len(spec.Catalogue))
+	}
+}
+
+func TestCheckReferenceOnWallClock(t *testing.T) {
+	t.Parallel()
+	url := serveReference(t, fakeclock.Real(), 2*time.Second)
+	o := sessionspec(t, "check", url)
+	mustPassEveryMust(t, o)
+	if o.report.Clock != "wall" || o.outcomeOf("TIMEOUT-002") != spec.Passed {
+		t.Fatalf("clock %s, TIMEOUT-002 %s", o.report.Clock, o.outcomeOf("TIMEOUT-002"))
+	}
+}
+
+func TestCheckEmbeddedReference(t *testing.T) {
+	t.Parallel()
+	o := sessionspec(t, "check")
+	mustPassEveryMust(t, o)
+	if !strings.Contains(o.stdout, "embedded reference") {
+		t.Fatalf("stdout does not name the embedded reference:\n%s", o.stdout)
+	}
+}
+
+// Every deliberately broken target fails the run, caught by its case.
+func TestCheckCatchesEveryFault(t *testing.T) {
+	t.Parallel()
+	for _, f := range faulty.Faults {
+		t.Run(string(f.Fault), func(t *testing.T) {
+			t.Parallel()
+			clock := fakeclock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			srv := httptest.NewServer(faulty.New(f.Fault, clock, reference.DefaultTimeout))
+			defer srv.Close()
+			o := sessionspec(t, "check", srv.URL)
+			if o.code != 1 {
+				t.Fatalf("exit %d, want 1\n%s%s", o.code, o.stdout, o.stderr)
+			}
+			if got := o.outcomeOf(f.CaughtBy); got != spec.Failed {
+				t.Fatalf("%s: %q, want fail\n%s", f.CaughtBy, got, o.stdout)
+			}
+			c, _ := spec.Lookup(f.CaughtBy)
+			if !strings.Contains(o.stdout, fmt.Sprintf("FAIL  %-8s  %s", c.Level, c.ID)) || !strings.Contains(o.stdout, "evidence:") {
+				t.Fatalf("the console does not show %s failing with evidence:\n%s", f.CaughtBy, o.stdout)
+			}
+		})
+	}
+}
+
+func TestCheckExitCodesForHarnessErrors(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<html>not json</html>")
+	}))
+	defer garbage.Close()
+	lying := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"sessionspec":1,"timeout_seconds":-5}`)
+	}))
+	defer lying.Close()
+	badClock := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == spec.DiscoveryPath {
+			fmt.Fprint(w, `{"sessionspec":1,"paths":{"session":"/","clock":"/_clock"}}`)
+			return
+		}
+		fmt.Fprint(w, "teatime")
+	}))
+	defer badClock.Close()
+	dir := t.TempDir()
+	badExpect := filepath.Join(dir, "expect.txt")
+	os.WriteFile(badExpect, []byte("NOPE-001 fail whatever\n"), 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unreachable", []string{"check", closed}, "unreachable"},
+		{"garbage discovery", []string{"check", garbage.URL}, "discovery document is not valid"},
+		{"lying discovery", []string{"check", lying.URL}, "timeout_seconds"},
+		{"clock that is not a clock", []string{"check", badClock.URL}, "not an RFC 3339 time"},
+		{"bad flag", []string{"check", "--no-such-flag"}, "flag provided but not defined"},
+		{"bad duration", []string{"check", "--timeout", "soon"}, "invalid value"},
+		{"bad URL", []string{"check", "ftp://x"}, "want http://"},
+		{"two URLs", []string{"check", "http://a", "http://b"}, "at most one URL"},
+		{"bad paths", []string{"check", "--paths", "nope=/x"}, "--paths"},
+		{"bad expectations", []string{"check", "--expect", badExpect}, "no case NOPE-001"},
+		{"missing expectations", []string{"check", "--expect", filepath.Join(dir, "none")}, "no such file"},
+		{"unwritable report", []string{"check", "--json", "/nonexistent/dir/r.json"}, "report file"},
+		{"run without URL", []string{"check", "--run", "true"}, "--run needs"},
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"serve bad fault", []string{"serve", "--fault", "nope"}, "no fault"},
+		{"serve bad timeout", []string{"serve", "--timeout", "-1s"}, "positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			start := time.Now()
+			cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr.String(), tc.want)
+			}
+			if took := time.Since(start); took > 15*time.Second {
+				t.Fatalf("took %s to give up", took)
+			}
+		})
+	}
+}
+
+// With an expectations file, a known deviation passes the gate and a
+// difference of either kind fails it.
+func TestCheckExpectations(t *testing.T) {
+	t.Parallel()
+	clock := fakeclock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	srv := httptest.NewServer(faulty.New(faulty.NoRefresh, clock, reference.DefaultTimeout))
+	defer srv.Close()
+	dir := t.TempDir()
+	known := filepath.Join(dir, "known.txt")
+	os.WriteFile(known, []byte("# Twisted 22.4 does the same\nTIMEOUT-003 fail a visit does not refresh\nNOTIFY-003 fail same cause\n"), 0o644)
+	if o := sessionspec(t, "check", srv.URL, "--expect", known); o.code != 0 || o.report.Summary.Unexpected != 0 {
+		t.Fatalf("known deviations: exit %d, %d unexpected\n%s", o.code, o.report.Summary.Unexpected, o.stdout)
+	}
+	partial := filepath.Join(dir, "partial.txt")
+	os.WriteFile(partial, []byte("TIMEOUT-003 fail a visit does not refresh\n"), 0o644)
+	if o := sessionspec(t, "check", srv.URL, "--expect", partial); o.code != 1 || o.report.Summary.Unexpected != 1 {
+		t.Fatalf("an unlisted failure: exit %d, want 1\n%s", o.code, o.stdout)
+	}
+	if o := sessionspec(t, "check", "--expect", known); o.code != 1 || o.report.Summary.Unexpected != 2 {
+		t.Fatalf("expected failures that now pass: exit %d, want 1\n%s", o.code, o.stdout)
+	}
+}
+
+// --run starts the target, reads its expiry notices from stdout and stops
+// it afterwards.
+func TestCheckRunCapturesStdout(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	o := sessionspec(t, "check", "http://"+addr, "--expired", "stdout", "--label-filter", "notify",
+		"--run", fmt.Sprintf("exec %s serve --fake-clock --timeout 5s --addr %s", bin, addr))
+	if o.code != 0 || len(o.report.Results) != 3 {
+		t.Fatalf("exit %d with %d results\n%s\n%s", o.code, len(o.report.Results), o.stdout, o.stderr)
+	}
+	if _, err := http.Get("http://" + addr); err == nil {
+		t.Fatal("the --run target is still answering after the check")
+	}
+}
