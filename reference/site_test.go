@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -309,6 +310,7 @@ func TestConcurrentAccessAndAdvance(t *testing.T) {
 				return
 			default:
 				clock.Advance(time.Millisecond)
+				runtime.Gosched() // wasm has no preemption: let the clients run
 			}
 		}
 	}()
