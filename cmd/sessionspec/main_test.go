@@ -1,17 +1,22 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,5 +287,47 @@ func TestCheckRunCapturesStdout(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + addr); err == nil {
 		t.Fatal("the --run target is still answering after the check")
+	}
+}
+
+// serve prints its URL, logs each expiry as the seed does, and exits 0 on
+// SIGTERM.
+func TestServeLogsExpiryAndStopsOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(bin, "serve", "--fake-clock", "--timeout", "5s", "--addr", "127.0.0.1:0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() {
+		t.Fatal("serve printed nothing")
+	}
+	m := regexp.MustCompile(`serving (http://127\.0\.0\.1:\d+)/`).FindStringSubmatch(lines.Text())
+	if m == nil {
+		t.Fatalf("first line %q names no URL", lines.Text())
+	}
+	url := m[1]
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	for _, step := range []struct{ method, path string }{{"GET", "/logme"}, {"POST", "/_clock?advance=5s"}} {
+		req, _ := http.NewRequest(step.method, url+step.path, nil)
+		resp, err := client.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s %s: %v %v", step.method, step.path, err, resp)
+		}
+		resp.Body.Close()
+	}
+	if !lines.Scan() || !regexp.MustCompile(`^Session [0-9a-f]{64} has expired\.$`).MatchString(lines.Text()) {
+		t.Fatalf("after the timeout serve printed %q, want the seed's expiry message", lines.Text())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	rest, _ := io.ReadAll(out)
+	if err := cmd.Wait(); err != nil || !strings.Contains(string(rest), "shutting down") {
+		t.Fatalf("after SIGTERM: %v, output %q", err, rest)
 	}
 }
