@@ -66,6 +66,18 @@ func check(id string, body func(p *Probe)) bool {
 	return true
 }
 
+// Register adds a case to the catalogue with the body that checks it, so
+// that other packages (the browser scenarios) contribute cases that run in
+// the same suite, with the same IDs, levels and reports. It is meant for
+// package initialisation: var _ = spec.Register(...).
+func Register(c Case, body func(p *Probe)) bool {
+	if _, dup := Lookup(c.ID); dup {
+		panic("spec: case " + c.ID + " is already in the catalogue")
+	}
+	Catalogue = append(Catalogue, c)
+	return check(c.ID, body)
+}
+
 // The cases run in one container, in catalogue order.
 var _ = ginkgo.Describe("sessionspec", ginkgo.Ordered, ginkgo.ContinueOnFailure, func() {
 	for _, c := range Catalogue {
@@ -102,6 +114,13 @@ var _ = ginkgo.JustAfterEach(func() {
 		ginkgo.AddReportEntry(EvidenceEntry, p.Tr.String())
 	}
 })
+
+// Context is the case's context: it ends when the case is interrupted.
+func (p *Probe) Context() context.Context { return p.ctx }
+
+// Abort ends the case as a target or harness error (exit code 2), not a
+// conformance failure: the target or a tool the case needs did not work.
+func (p *Probe) Abort(format string, args ...any) { p.abort(format, args...) }
 
 // abort fails the case as a target error and trips the breaker, so that a
 // dead or hung target costs one request timeout, not one per case.
