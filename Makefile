@@ -1,0 +1,92 @@
+# sessionspec: conformance suite and reference server for HTTP sessions.
+# `make help` lists the targets. CI runs `make test` (see .ci/run).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+# Stages run in the order they are listed, one after the other.
+.NOTPARALLEL:
+
+GO ?= go
+# Interpreter with Twisted: Debian's python3-twisted installs into Debian's
+# python3, not into a python3 on PATH that may be a pyenv shim. Exported so
+# tests and tools can find it.
+TWISTED_PYTHON ?= /usr/bin/python3
+export TWISTED_PYTHON
+
+# Packages whose tests also run compiled to WebAssembly (a listed package
+# must exist and run tests: ci/wasm-test.sh fails otherwise). chromedp and
+# the CLI stay native. A wasm test that spins never reaches its own alarm
+# (no preemption), so the bound is kept short.
+export WASM_TIMEOUT ?= 5m
+WASIP1_PKGS ?= ./fakeclock ./reference ./spec
+JS_PKGS ?= ./fakeclock ./reference
+
+# Arguments for `make run`, e.g. make run RUN_ARGS=http://127.0.0.1:8080
+RUN_ARGS ?=
+
+RACE_TIMEOUT ?= 30m
+BENCH_TIME ?= 200ms
+BENCH_TIMEOUT ?= 15m
+
+# `make test` runs these stages in this order. Adding a stage is one line
+# here (plus its target below).
+TEST_STAGES :=
+TEST_STAGES += deps
+TEST_STAGES += vet
+TEST_STAGES += test-race
+TEST_STAGES += test-wasm
+
+stage = @printf '\n==> %s\n' "$(1)"
+
+.PHONY: help deps build vet test test-race test-wasm test-wasip1 test-js run bench clean
+
+help: ## list the targets
+	@echo 'usage: make TARGET'
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk -F ':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
+
+deps: ## install missing Debian packages (chromium, twisted, wrk), check node, go mod download
+	$(call stage,deps: ci/install-deps.sh)
+	@bash ci/install-deps.sh
+
+build: ## go build ./... and build bin/sessionspec
+	$(call stage,go build)
+	$(GO) build ./...
+	$(GO) build -o bin/sessionspec ./cmd/sessionspec
+
+vet: ## gofmt check (fails on any unformatted file) and go vet
+	$(call stage,gofmt -l)
+	@unformatted=$$(gofmt -l .); \
+	if [[ -n $$unformatted ]]; then \
+		echo "gofmt: these files need gofmt -w:"; echo "$$unformatted"; exit 1; \
+	fi; echo "gofmt: all files formatted"
+	$(call stage,go vet ./...)
+	$(GO) vet ./...
+
+test: $(TEST_STAGES) ## what CI runs: deps, vet, test-race, test-wasm (see TEST_STAGES)
+	@printf '\n==> make test: all stages passed: %s\n' "$(TEST_STAGES)"
+
+test-race: ## go test -race over ./...
+	$(call stage,go test -race ./...)
+	$(GO) test -race -count=1 -timeout $(RACE_TIMEOUT) ./...
+
+test-wasm: test-wasip1 test-js ## the WebAssembly runs: wasip1 (wazero) and js (node)
+
+test-wasip1: ## go test WASIP1_PKGS as GOOS=wasip1, run by wazero
+	@bash ci/wasm-test.sh wasip1 $(WASIP1_PKGS)
+
+test-js: ## go test JS_PKGS as GOOS=js, run by node
+	@bash ci/wasm-test.sh js $(JS_PKGS)
+
+run: ## go run ./cmd/sessionspec check RUN_ARGS
+	$(GO) run ./cmd/sessionspec check $(RUN_ARGS)
+
+bench: ## benchmarks over ./..., written to bench.txt
+	$(call stage,go test -bench (benchtime $(BENCH_TIME)) > bench.txt)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) -count=1 \
+		-timeout $(BENCH_TIMEOUT) ./... | tee bench.txt
+
+clean: ## remove bin/, bench.txt, wazero's compilation cache and the test cache
+	rm -rf bin bench.txt "$${TMPDIR:-/tmp}/wazero"
+	$(GO) clean -testcache
