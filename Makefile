@@ -36,9 +36,12 @@ TEST_STAGES += deps
 TEST_STAGES += vet
 TEST_STAGES += test-race
 TEST_STAGES += test-wasm
+TEST_STAGES += test-stability
 
 stage = @printf '\n==> %s\n' "$(1)"
 
+
+.PHONY: test-stability stability stability-wall
 .PHONY: help deps build vet test test-race test-wasm test-wasip1 test-js run bench clean
 
 help: ## list the targets
@@ -90,3 +93,13 @@ bench: ## benchmarks over ./..., written to bench.txt
 clean: ## remove bin/, bench.txt, wazero's compilation cache and the test cache
 	rm -rf bin bench.txt "$${TMPDIR:-/tmp}/wazero"
 	$(GO) clean -testcache
+
+test-stability: ## 50 consecutive checks of the embedded reference on the fake clock
+	$(call stage,stability: 50 checks on the fake clock)
+	@bash ci/stability.sh fake 50
+
+stability: test-stability stability-wall ## 50 runs on the fake clock and 20 on the wall clock (about 8 min)
+
+stability-wall: ## 20 consecutive checks of `serve --timeout 2s` on the wall clock
+	$(call stage,stability: 20 checks on the wall clock)
+	@bash ci/stability.sh wall 20
