@@ -224,7 +224,8 @@ func renderRequest(req *http.Request) string {
 func renderResponse(resp *http.Response, body string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s\n", resp.Proto, resp.Status)
-	for _, k := range sortedKeys(resp.Header) {
+	// The headers that bear on sessions; the rest (Date, lengths) is noise.
+	for _, k := range []string{"Content-Type", "Location", "Retry-After", "Set-Cookie"} {
 		for _, v := range resp.Header[k] {
 			fmt.Fprintf(&b, "%s: %s\n", k, excerpt(v, 300))
 		}
@@ -240,17 +241,4 @@ func excerpt(s string, n int) string {
 		return s
 	}
 	return fmt.Sprintf("%s... (%d bytes in all)", s[:n], len(s))
-}
-
-func sortedKeys(h http.Header) []string {
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }

@@ -129,6 +129,9 @@ func ResultOf(sr types.SpecReport) (Result, bool) {
 	if !found || sr.LeafNodeType != types.NodeTypeIt {
 		return Result{}, false
 	}
+	if sr.State == types.SpecStateSkipped && sr.Failure.Message == "" {
+		return Result{}, false // left out by the label filter: not part of this run
+	}
 	r := Result{Case: c, Duration: sr.RunTime, Seconds: sr.RunTime.Seconds()}
 	msg := sr.Failure.Message
 	switch {
@@ -137,9 +140,6 @@ func ResultOf(sr types.SpecReport) (Result, bool) {
 	case sr.State == types.SpecStateSkipped:
 		r.Outcome = NotApplicable
 		r.Message = strings.TrimPrefix(msg, notApplicable)
-		if msg == "" {
-			r.Message = "left out by the label filter"
-		}
 	case strings.HasPrefix(msg, targetError):
 		r.Outcome, r.Message = Errored, strings.TrimPrefix(msg, targetError)
 	default:
