@@ -61,7 +61,7 @@ printf '\n==> GOOS=%s GOARCH=wasm go test (%s): %s\n' "$GOOS" "$runtime" "$*"
 # shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags
 go test -v -count=1 -timeout "${WASM_TIMEOUT:-15m}" -exec "$exec_wrapper" ${GOTESTFLAGS:-} "$@" |
 	awk -v label="$target" '
-	function reset() { n = 0; pass = fail = skip = 0; spass = sfail = sskip = 0; split("", started) }
+	function reset() { n = 0; pass = fail = skip = 0; spass = sfail = sskip = 0; ginkgo = ""; split("", started) }
 	function dump(   i, t) {
 		for (i = 1; i <= n; i++) if (buf[i] !~ /^=== (RUN|PAUSE|CONT|NAME)/) print buf[i]
 		# A hang shows as tests that started and never ended (wasm has no
@@ -73,6 +73,7 @@ go test -v -count=1 -timeout "${WASM_TIMEOUT:-15m}" -exec "$exec_wrapper" ${GOTE
 		if (failed) dump()
 		print line
 		printf "    tests: %d passed, %d failed, %d skipped; subtests: %d passed, %d failed, %d skipped\n", pass, fail, skip, spass, sfail, sskip
+		if (ginkgo != "") print "    ginkgo: " ginkgo
 		if (!failed && pass + fail == 0) {
 			print "    ERROR: no test ran in this package under " label
 			bad = 1
@@ -82,6 +83,7 @@ go test -v -count=1 -timeout "${WASM_TIMEOUT:-15m}" -exec "$exec_wrapper" ${GOTE
 	}
 	BEGIN { reset(); bad = 0 }
 	{ buf[++n] = $0 }
+	/Ran [0-9]+ of [0-9]+ Specs/ { line = $0; gsub(/\033\[[0-9;]*m/, "", line); sub(/^ */, "", line); ginkgo = line }
 	/^ *=== RUN / { started[$3] = 1 }
 	/^ *--- (PASS|FAIL|SKIP): / { delete started[$3] }
 	/^--- PASS/ { pass++ }   /^--- FAIL/ { fail++ }   /^--- SKIP/ { skip++ }

@@ -105,15 +105,6 @@ func (o outcome) outcomeOf(id string) spec.Outcome {
 	return ""
 }
 
-// serveReference serves the reference on loopback, on a fake clock or on
-// the real one, for the duration of the test.
-func serveReference(t *testing.T, clock fakeclock.Clock, timeout time.Duration) string {
-	site := reference.NewSite(reference.Config{Clock: clock, SessionTimeout: timeout})
-	srv := httptest.NewServer(reference.NewServer(site, nil))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 func mustPassEveryMust(t *testing.T, o outcome) {
 	t.Helper()
 	if o.code != 0 || o.report == nil || o.report.Summary.MustFailures != 0 {
@@ -126,9 +117,34 @@ func mustPassEveryMust(t *testing.T, o outcome) {
 	}
 }
 
-func TestCheckReferenceOnFakeClock(t *testing.T) {
+// startServe runs `sessionspec serve ARGS --addr 127.0.0.1:0` for the
+// duration of the test and returns the URL it prints.
+func startServe(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append(append([]string{"serve"}, args...), "--addr", "127.0.0.1:0")...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() {
+		t.Fatal("serve printed nothing")
+	}
+	m := regexp.MustCompile(`serving (http://127\.0\.0\.1:\d+)/`).FindStringSubmatch(lines.Text())
+	if m == nil {
+		t.Fatalf("first line %q names no URL", lines.Text())
+	}
+	go io.Copy(io.Discard, out)
+	return m[1]
+}
+
+func TestCheckServeFakeClock(t *testing.T) {
 	t.Parallel()
-	url := serveReference(t, fakeclock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), 0)
+	url := startServe(t, "--fake-clock")
 	o := sessionspec(t, "check", url)
 	mustPassEveryMust(t, o)
 	if o.outcomeOf("TIMEOUT-004") != spec.Passed || o.report.Clock != "controlled" {
@@ -139,9 +155,9 @@ func TestCheckReferenceOnFakeClock(t *testing.T) {
 	}
 }
 
-func TestCheckReferenceOnWallClock(t *testing.T) {
+func TestCheckServeWallClock(t *testing.T) {
 	t.Parallel()
-	url := serveReference(t, fakeclock.Real(), 2*time.Second)
+	url := startServe(t, "--timeout", "2s")
 	o := sessionspec(t, "check", url)
 	mustPassEveryMust(t, o)
 	if o.report.Clock != "wall" || o.outcomeOf("TIMEOUT-002") != spec.Passed {
@@ -295,7 +311,7 @@ func TestCheckRunCapturesStdout(t *testing.T) {
 func TestServeLogsExpiryAndStopsOnSIGTERM(t *testing.T) {
 	t.Parallel()
 	cmd := exec.Command(bin, "serve", "--fake-clock", "--timeout", "5s", "--addr", "127.0.0.1:0")
-	out, err := cmd.StdoutPipe()
+	out, err := cmd.StdoutPipe() // read line by line here, unlike startServe
 	if err != nil {
 		t.Fatal(err)
 	}
