@@ -17,7 +17,7 @@ func (p *Probe) freshIDs(n int) []string {
 	ids := make([]string, n)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var failure string
+	var failure, transport string
 	next := 0
 	for range 4 {
 		wg.Add(1)
@@ -27,7 +27,7 @@ func (p *Probe) freshIDs(n int) []string {
 				mu.Lock()
 				i := next
 				next++
-				stop := i >= n || failure != ""
+				stop := i >= n || failure != "" || transport != ""
 				mu.Unlock()
 				if stop {
 					return
@@ -37,20 +37,24 @@ func (p *Probe) freshIDs(n int) []string {
 				mu.Lock()
 				switch {
 				case err != nil:
-					failure = err.Error()
+					transport = err.Error()
 				case r.Status != http.StatusOK:
 					failure = fmt.Sprintf("GET %s answered %d", p.T.Paths.Session, r.Status)
 				default:
-					ids[i], _ = r.SessionID()
+					var ok bool
+					if ids[i], ok = r.SessionID(); !ok {
+						failure = fmt.Sprintf("GET %s showed no session id: %q", p.T.Paths.Session, excerpt(r.Body, 100))
+					}
 				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	if failure != "" {
-		p.abort("making %d sessions: %s", n, failure)
+	if transport != "" {
+		p.abort("making %d sessions: %s", n, transport)
 	}
+	Expect(failure).To(BeEmpty(), "making %d sessions", n)
 	return ids
 }
 

@@ -347,3 +347,46 @@ func TestServeLogsExpiryAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("after SIGTERM: %v, output %q", err, rest)
 	}
 }
+
+// A target that misbehaves at the HTTP level gets a clear verdict within
+// the time bound: exit 1 when it answers wrongly, 2 when it does not
+// answer or cannot be trusted; never a panic or a hang.
+func TestCheckSurvivesHostileTargets(t *testing.T) {
+	t.Parallel()
+	for _, h := range faulty.Hostilities {
+		t.Run(string(h.Hostility), func(t *testing.T) {
+			t.Parallel()
+			clock := fakeclock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			srv := httptest.NewServer(faulty.NewHostile(h.Hostility, clock))
+			defer srv.Close()
+			o := sessionspec(t, "check", srv.URL, "--request-timeout", "2s")
+			if o.code != h.Exit {
+				t.Fatalf("exit %d, want %d\n%s\n%s", o.code, h.Exit, o.stdout, o.stderr)
+			}
+			if strings.Contains(o.stdout+o.stderr, "panic") || strings.Contains(o.stdout+o.stderr, "goroutine ") {
+				t.Fatalf("the suite panicked:\n%s\n%s", o.stdout, o.stderr)
+			}
+			if o.elapsed > 30*time.Second {
+				t.Fatalf("took %s", o.elapsed)
+			}
+			why := o.stderr
+			if o.report != nil {
+				for _, r := range o.report.Results {
+					if r.Outcome == spec.Failed || r.Outcome == spec.Errored {
+						why = r.ID + ": " + firstLineOf(r.Message)
+						break
+					}
+				}
+			}
+			if strings.TrimSpace(why) == "" {
+				t.Fatal("no reason given")
+			}
+			t.Logf("exit %d in %s: %s", o.code, o.elapsed.Round(time.Millisecond), strings.TrimSpace(why))
+		})
+	}
+}
+
+func firstLineOf(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

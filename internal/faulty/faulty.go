@@ -118,8 +118,7 @@ func (b *broken) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d := b.srv.Discovery()
 		d.Implementation = "faulty reference (" + string(b.fault) + ")"
 		d.TimeoutSeconds = b.timeout.Seconds()
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(d)
+		writeJSON(w, d)
 		return
 	case b.fault == NewIDEveryResponse:
 		r.Header.Del("Cookie")
@@ -223,4 +222,9 @@ func (b *broken) stuckClock(w http.ResponseWriter, r *http.Request) {
 	now := b.clock.Now().Add(b.skew)
 	b.mu.Unlock()
 	fmt.Fprintln(w, now.UTC().Format(time.RFC3339Nano))
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
 }
