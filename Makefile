@@ -37,11 +37,13 @@ TEST_STAGES += vet
 TEST_STAGES += test-race
 TEST_STAGES += test-wasm
 TEST_STAGES += test-stability
+TEST_STAGES += test-fuzz
+TEST_STAGES += test-twisted
 
 stage = @printf '\n==> %s\n' "$(1)"
 
 
-.PHONY: test-stability stability stability-wall
+.PHONY: test-stability stability stability-wall test-fuzz fuzz
 .PHONY: help deps build vet test test-race test-wasm test-wasip1 test-js run bench clean
 
 help: ## list the targets
@@ -103,3 +105,20 @@ stability: test-stability stability-wall ## 50 runs on the fake clock and 20 on 
 stability-wall: ## 20 consecutive checks of `serve --timeout 2s` on the wall clock
 	$(call stage,stability: 20 checks on the wall clock)
 	@bash ci/stability.sh wall 20
+
+.PHONY: test-twisted
+test-twisted: ## Twisted 22.4 itself (targets/twisted): seed examples on the wall and a controlled clock, the docs' ExpirationLogger; fails without Twisted
+	$(call stage,twisted: seed examples on the wall clock (ShortSession 2 s))
+	@bash targets/twisted/check.sh wall
+	$(call stage,twisted: seed examples on a controlled clock (task.Clock; default 900 s))
+	@bash targets/twisted/check.sh controlled
+	$(call stage,twisted: the docs' ExpirationLogger example (5 s; stdout))
+	@bash targets/twisted/check.sh logger
+
+test-fuzz: ## every fuzz target for 5 s (cookie parsing, clock parameters, discovery, expectations)
+	$(call stage,fuzz: 5s per target)
+	@bash ci/fuzz.sh
+
+fuzz: ## every fuzz target for FUZZTIME (default 10m)
+	$(call stage,fuzz: $(or $(FUZZTIME),10m) per target)
+	@FUZZTIME=$(or $(FUZZTIME),10m) bash ci/fuzz.sh
