@@ -38,12 +38,13 @@ TEST_STAGES += test-race
 TEST_STAGES += test-wasm
 TEST_STAGES += test-stability
 TEST_STAGES += test-fuzz
+TEST_STAGES += test-load
 TEST_STAGES += test-twisted
 
 stage = @printf '\n==> %s\n' "$(1)"
 
 
-.PHONY: test-stability stability stability-wall test-fuzz fuzz
+.PHONY: test-stability stability stability-wall test-fuzz fuzz test-load
 .PHONY: help deps build vet test test-race test-wasm test-wasip1 test-js run bench clean
 
 help: ## list the targets
@@ -122,3 +123,8 @@ test-fuzz: ## every fuzz target for 5 s (cookie parsing, clock parameters, disco
 fuzz: ## every fuzz target for FUZZTIME (default 10m)
 	$(call stage,fuzz: $(or $(FUZZTIME),10m) per target)
 	@FUZZTIME=$(or $(FUZZTIME),10m) bash ci/fuzz.sh
+
+test-load: ## the concurrent model check of the reference over HTTP, under -race, with its figures
+	$(call stage,load: model check of the reference under -race)
+	@$(GO) test -race -count=1 -run '^TestModelCheckUnderLoad$$' -v ./reference | \
+		grep -E 'model check:|^(--- |ok|FAIL)' | sed 's/^ *load_test.go:[0-9]*: //'
