@@ -211,7 +211,7 @@ type Paths struct {
 	Clock   string `json:"clock,omitempty"`
 }
 
-// Discovery describes this server.
+// Discovery describes this server, as seen over plain HTTP.
 func (srv *Server) Discovery() Discovery {
 	d := Discovery{
 		Version:        1,
@@ -232,7 +232,9 @@ func (srv *Server) Discovery() Discovery {
 func (srv *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	d := srv.Discovery()
+	d.Cookie = cookieName(r)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	enc.Encode(srv.Discovery())
+	enc.Encode(d)
 }

@@ -52,7 +52,7 @@ var Catalogue = []Case{
 		"(at least until you flush the TWISTED_SESSION cookie from your browser or enough time passes)"},
 	{"PERSIST-004", Must, "persistence", "distinct clients get distinct sessions", SessionBasics,
 		"The Site creates a new instance of Session the first time an application asks for it for a particular session."},
-	{"PERSIST-005", Should, "persistence", "the session cookie is named TWISTED_SESSION", SessionBasics,
+	{"PERSIST-005", Should, "persistence", "the session cookie is named TWISTED_SESSION (TWISTED_SECURE_SESSION over TLS)", SessionBasics,
 		"until you flush the TWISTED_SESSION cookie from your browser"},
 	{"PERSIST-006", Should, "persistence", "the session cookie has Path=/ and is sent only when the session is created", SessionBasics,
 		"Each time after the first that a particular session's Session object is requested, it is retrieved from the Site."},

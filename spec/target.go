@@ -103,8 +103,12 @@ func NewTarget(rawURL string) (*Target, error) {
 		return nil, fmt.Errorf("target URL %q: want http://host:port or https://host:port", rawURL)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/"
+	cookie := "TWISTED_SESSION"
+	if u.Scheme == "https" {
+		cookie = "TWISTED_SECURE_SESSION" // Twisted's name over TLS
+	}
 	return &Target{
-		URL: u, Name: u.Host, Cookie: "TWISTED_SESSION", Timeout: DefaultTimeout, Paths: ReferencePaths,
+		URL: u, Name: u.Host, Cookie: cookie, Timeout: DefaultTimeout, Paths: ReferencePaths,
 		MaxWait: 30 * time.Second, Tolerance: 250 * time.Millisecond, RequestTimeout: 10 * time.Second,
 		Sessions: 2000,
 	}, nil

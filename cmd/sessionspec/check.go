@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -32,6 +34,7 @@ type checkConfig struct {
 	expect         string
 	labelFilter    string
 	verbose        bool
+	insecure       bool
 	set            map[string]bool // flags given explicitly
 }
 
@@ -66,6 +69,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	fs.StringVar(&c.json, "json", "", "write a JSON report to `file`")
 	fs.StringVar(&c.expect, "expect", "", "expectations `file` of known deviations (lines: ID OUTCOME reason)")
 	fs.StringVar(&c.labelFilter, "label-filter", "", "run only cases matching this Ginkgo label `expression` (levels, areas, IDs), e.g. 'MUST && !timeout'")
+	fs.BoolVar(&c.insecure, "insecure", false, "accept any TLS certificate (a self-signed test server on loopback)")
 	fs.BoolVar(&c.verbose, "v", false, "also show Ginkgo's output and the evidence of every case")
 
 	// Flags may come before or after the URL.
@@ -225,6 +229,9 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 		return exitHarness, err
 	}
 	target.RequestTimeout = c.requestTimeout
+	if c.insecure {
+		target.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	}
 
 	var proc *targetProcess
 	if c.run != "" {
@@ -234,6 +241,9 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 		defer proc.stop()
 	}
 	if err := target.Discover(ctx); err != nil {
+		if strings.Contains(err.Error(), "x509:") && !c.insecure {
+			err = fmt.Errorf("%v (for a self-signed test server, add --insecure)", err)
+		}
 		return exitHarness, err
 	}
 	c.apply(target)

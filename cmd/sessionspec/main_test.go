@@ -134,7 +134,7 @@ func startServe(t *testing.T, args ...string) string {
 	if !lines.Scan() {
 		t.Fatal("serve printed nothing")
 	}
-	m := regexp.MustCompile(`serving (http://127\.0\.0\.1:\d+)/`).FindStringSubmatch(lines.Text())
+	m := regexp.MustCompile(`serving (https?://127\.0\.0\.1:\d+)/`).FindStringSubmatch(lines.Text())
 	if m == nil {
 		t.Fatalf("first line %q names no URL", lines.Text())
 	}
@@ -246,6 +246,8 @@ func TestCheckExitCodesForHarnessErrors(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 		{"serve bad fault", []string{"serve", "--fault", "nope"}, "no fault"},
 		{"serve bad timeout", []string{"serve", "--timeout", "-1s"}, "positive"},
+		{"serve remote clock", []string{"serve", "--fake-clock", "--addr", "0.0.0.0:0"}, "not a loopback address"},
+		{"serve half a key pair", []string{"serve", "--cert", "c.pem"}, "--cert and --key go together"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(bin, tc.args...)
@@ -389,4 +391,18 @@ func TestCheckSurvivesHostileTargets(t *testing.T) {
 func firstLineOf(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// Over TLS the reference issues TWISTED_SECURE_SESSION with Secure, as
+// Twisted does, and passes the suite.
+func TestCheckServeTLS(t *testing.T) {
+	t.Parallel()
+	url := startServe(t, "--tls", "--fake-clock")
+	if !strings.HasPrefix(url, "https://") {
+		t.Fatalf("URL %s", url)
+	}
+	mustPassEveryMust(t, sessionspec(t, "check", url, "--insecure"))
+	if o := sessionspec(t, "check", url); o.code != 2 || !strings.Contains(o.stderr, "--insecure") {
+		t.Fatalf("an unverifiable certificate: exit %d, %q; want 2 and the hint", o.code, o.stderr)
+	}
 }

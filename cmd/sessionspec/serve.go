@@ -2,10 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"sync"
@@ -23,6 +30,9 @@ type serveConfig struct {
 	fakeClock   bool
 	maxSessions int
 	fault       string
+	tls         bool
+	cert, key   string
+	remoteClock bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
@@ -34,8 +44,21 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.BoolVar(&c.fakeClock, "fake-clock", false, "run on a fake clock, driven through POST /_clock?advance=DURATION")
 	fs.IntVar(&c.maxSessions, "max-sessions", 0, "cap on live sessions; new ones get 503 past it (0: no cap)")
 	fs.StringVar(&c.fault, "fault", "", "serve a deliberately broken reference (`name`: see internal/faulty), to watch the suite catch it; needs --fake-clock")
+	fs.BoolVar(&c.tls, "tls", false, "serve HTTPS: sessions are TWISTED_SECURE_SESSION with Secure (self-signed for 127.0.0.1 and localhost unless --cert/--key)")
+	fs.StringVar(&c.cert, "cert", "", "TLS certificate `file` (PEM); implies --tls")
+	fs.StringVar(&c.key, "key", "", "TLS key `file` (PEM); implies --tls")
+	fs.BoolVar(&c.remoteClock, "allow-remote-clock", false, "allow --fake-clock on a non-loopback address (anyone who reaches it can move time)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if (c.cert == "") != (c.key == "") {
+		return c, errors.New("--cert and --key go together")
+	}
+	c.tls = c.tls || c.cert != ""
+	if c.fakeClock && !c.remoteClock {
+		if err := requireLoopback(c.addr); err != nil {
+			return c, fmt.Errorf("--fake-clock: %v (the clock resource lets any client move time; add --allow-remote-clock to mean it)", err)
+		}
 	}
 	if c.fault != "" {
 		if _, err := faulty.Parse(c.fault); err != nil {
@@ -103,8 +126,65 @@ func startReference(c serveConfig, log io.Writer) (*runningServer, error) {
 	}
 	hs := reference.NewHTTPServer(c.addr, h)
 	rs := &runningServer{URL: "http://" + ln.Addr().String(), http: hs, done: make(chan error, 1)}
+	if c.tls {
+		cert, err := loadOrMakeCert(c.cert, c.key)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		rs.URL = "https://" + ln.Addr().String()
+		go func() { rs.done <- hs.ServeTLS(ln, "", "") }()
+		return rs, nil
+	}
 	go func() { rs.done <- hs.Serve(ln) }()
 	return rs, nil
+}
+
+// requireLoopback refuses an address that is reachable from elsewhere.
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%s is not a loopback address", addr)
+	}
+	return nil
+}
+
+// loadOrMakeCert loads a certificate, or makes a self-signed one for
+// 127.0.0.1, ::1 and localhost that lives as long as the process.
+func loadOrMakeCert(certFile, keyFile string) (tls.Certificate, error) {
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return cert, fmt.Errorf("--cert/--key: %v", err)
+		}
+		return cert, nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "sessionspec reference (self-signed)"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // shutdown stops accepting connections and lets in-flight requests
