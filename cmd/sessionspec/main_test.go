@@ -406,3 +406,45 @@ func TestCheckServeTLS(t *testing.T) {
 		t.Fatalf("an unverifiable certificate: exit %d, %q; want 2 and the hint", o.code, o.stderr)
 	}
 }
+
+// Shutting down lets a request whose handler is running finish; SIGTERM
+// reaches this path (TestServeLogsExpiryAndStopsOnSIGTERM).
+func TestShutdownDrainsInFlightRequest(t *testing.T) {
+	t.Parallel()
+	entered, release := make(chan struct{}), make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		io.WriteString(w, "finished")
+	})
+	rs, err := listenAndServe(serveConfig{addr: "127.0.0.1:0"}, slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(rs.URL)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	<-entered
+	stopped := make(chan error, 1)
+	go func() { stopped <- rs.shutdown(10 * time.Second) }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("shutdown returned (%v) while a request was still in its handler", err)
+	case <-time.After(50 * time.Millisecond): // shutdown must still be waiting
+	}
+	close(release)
+	if body := <-got; body != "finished" {
+		t.Fatalf("the in-flight request got %q", body)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}

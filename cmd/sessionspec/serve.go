@@ -120,6 +120,11 @@ func startReference(c serveConfig, log io.Writer) (*runningServer, error) {
 		f, _ := faulty.Parse(c.fault)
 		h = faulty.New(f, clock.(*fakeclock.Fake), c.timeout)
 	}
+	return listenAndServe(c, h)
+}
+
+// listenAndServe serves h on c.addr (over TLS if c.tls) until shutdown.
+func listenAndServe(c serveConfig, h http.Handler) (*runningServer, error) {
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", c.addr, err)
