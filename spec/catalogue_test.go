@@ -71,3 +71,16 @@ func normalise(s string) string {
 	s = regexp.MustCompile(`(?m)^> ?`).ReplaceAllString(s, "")
 	return strings.ReplaceAll(strings.Join(strings.Fields(s), " "), " .", ".")
 }
+
+func TestResponseNumberSkipsMarkup(t *testing.T) {
+	for body, want := range map[string]int{
+		"Visit #3 for you!": 3, "<meta charset='utf-8'>Visit #12 for you!": 12, "<p class=\"x-1\">-4</p>": -4,
+	} {
+		if n, ok := (&Response{Body: body}).Number(); !ok || n != want {
+			t.Errorf("Number(%q) = %d, %v; want %d", body, n, ok, want)
+		}
+	}
+	if _, ok := (&Response{Body: "<b>none</b>"}).Number(); ok {
+		t.Error("a body with no number gave one")
+	}
+}

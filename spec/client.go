@@ -109,11 +109,15 @@ func (r *Response) SessionID() (string, bool) {
 	return m[1], true
 }
 
-var intPattern = regexp.MustCompile(`-?\d+`)
+var (
+	intPattern = regexp.MustCompile(`-?\d+`)
+	markup     = regexp.MustCompile(`<[^>]*>`)
+)
 
-// Number returns the first integer in the body: the counter's value.
+// Number returns the first integer in the body's text, markup left out
+// (Twisted's pages start with <meta charset='utf-8'>): the counter's value.
 func (r *Response) Number() (int, bool) {
-	m := intPattern.FindString(r.Body)
+	m := intPattern.FindString(markup.ReplaceAllString(r.Body, " "))
 	if m == "" {
 		return 0, false
 	}

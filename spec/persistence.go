@@ -12,7 +12,7 @@ var _ = check("PERSIST-001", func(p *Probe) {
 	u := p.User("alice")
 	r := p.Get(u, p.T.Paths.Session)
 	Expect(r.Status).To(Equal(http.StatusOK), "status of the first visit")
-	_, ok := r.SessionID()
+	_, ok := p.idOf(u, r)
 	Expect(ok).To(BeTrue(), "the first visit must show \"Your session id is: <id>\"")
 	Expect(r.SetCookies).NotTo(BeEmpty(), "the first visit must set the session cookie")
 	_, _, ok = r.SessionCookie(p.T.Cookie)

@@ -166,15 +166,25 @@ func (p *Probe) Try(u *User, rawCookie string) (*Response, error) {
 	return u.Do(p.ctx, "GET", p.T.Paths.Session, rawCookie)
 }
 
-// Visit loads the session page as u and returns the id it shows.
+// Visit loads the session page as u and returns the id it shows (or,
+// for a target whose page shows none and that says so, the value of the
+// session cookie u holds afterwards).
 func (p *Probe) Visit(u *User) string {
 	ginkgo.GinkgoHelper()
 	r := p.Get(u, p.T.Paths.Session)
 	Expect(r.Status).To(Equal(http.StatusOK), "GET %s as %s: status", p.T.Paths.Session, u.Name)
-	id, ok := r.SessionID()
+	id, ok := p.idOf(u, r)
 	Expect(ok).To(BeTrue(), "GET %s as %s must show \"Your session id is: <id>\"; the body was %q",
 		p.T.Paths.Session, u.Name, excerpt(r.Body, 200))
 	return id
+}
+
+// idOf is the session id a response shows u.
+func (p *Probe) idOf(u *User, r *Response) (string, bool) {
+	if id, ok := r.SessionID(); ok || !p.T.IDFromCookie {
+		return id, ok
+	}
+	return u.Cookie(p.T.Cookie)
 }
 
 // Need ends the case as not applicable if the target lacks a resource.

@@ -33,7 +33,8 @@ func (p *Probe) freshIDs(n int) []string {
 					return
 				}
 				// Only the first and last few exchanges are kept as evidence.
-				r, err := NewUser(p.T, "visitor", p.Tr).Do(p.ctx, "GET", p.T.Paths.Session, "")
+				visitor := NewUser(p.T, "visitor", p.Tr)
+				r, err := visitor.Do(p.ctx, "GET", p.T.Paths.Session, "")
 				mu.Lock()
 				switch {
 				case err != nil:
@@ -42,7 +43,7 @@ func (p *Probe) freshIDs(n int) []string {
 					failure = fmt.Sprintf("GET %s answered %d", p.T.Paths.Session, r.Status)
 				default:
 					var ok bool
-					if ids[i], ok = r.SessionID(); !ok {
+					if ids[i], ok = p.idOf(visitor, r); !ok {
 						failure = fmt.Sprintf("GET %s showed no session id: %q", p.T.Paths.Session, excerpt(r.Body, 100))
 					}
 				}

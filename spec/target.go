@@ -31,6 +31,35 @@ type Paths struct {
 	Clock   string `json:"clock"`   // clock control: GET now, POST ?advance=DURATION
 }
 
+// PathNames are the names of the resources, as the discovery document and
+// --paths spell them.
+var PathNames = []string{"session", "expire", "logme", "expired", "counter", "clock"}
+
+// field returns the path named name.
+func (p *Paths) field(name string) (*string, bool) {
+	f, ok := map[string]*string{"session": &p.Session, "expire": &p.Expire, "logme": &p.LogMe,
+		"expired": &p.Expired, "counter": &p.Counter, "clock": &p.Clock}[name]
+	return f, ok
+}
+
+// Set sets the path named name (one of PathNames); an empty path means
+// the target does not serve that resource, except for the session page,
+// which every target serves.
+func (p *Paths) Set(name, path string) error {
+	f, ok := p.field(name)
+	switch {
+	case !ok:
+		return fmt.Errorf("%q is not one of %s", name, strings.Join(PathNames, ", "))
+	case name == "session" && path == "":
+		return errors.New("the session path cannot be empty")
+	}
+	if _, err := url.Parse(path); err != nil {
+		return fmt.Errorf("%s path %q: %v", name, path, err)
+	}
+	*f = path
+	return nil
+}
+
 // ReferencePaths are the paths of the reference server, the defaults.
 var ReferencePaths = Paths{
 	Session: "/", Expire: "/expire", LogMe: "/logme",
@@ -67,6 +96,10 @@ type Target struct {
 	Sessions int
 	// Discovered reports whether the target served a discovery document.
 	Discovered bool
+	// IDFromCookie makes the session cookie's value stand for the id when
+	// the session page shows none (e.g. the docs' ExpirationLogger, which
+	// renders an empty page).
+	IDFromCookie bool
 }
 
 // Controlled reports whether the target's time is driven by the suite.
@@ -89,6 +122,7 @@ type Discovery struct {
 	Cookie         string   `json:"cookie"`
 	TimeoutSeconds *float64 `json:"timeout_seconds"`
 	Paths          *Paths   `json:"paths"`
+	IDFromCookie   bool     `json:"id_from_cookie"`
 }
 
 // NewTarget returns the target at rawURL with every default: the
@@ -175,17 +209,14 @@ func ParseDiscovery(body []byte) (Discovery, error) {
 		return d, fmt.Errorf("discovery document: cookie %q is not a cookie name", d.Cookie)
 	}
 	if p := d.Paths; p != nil {
-		for name, v := range map[string]string{"session": p.Session, "expire": p.Expire, "logme": p.LogMe,
-			"expired": p.Expired, "counter": p.Counter, "clock": p.Clock} {
-			if v == "" {
-				continue
-			}
-			if _, err := url.Parse(v); err != nil {
-				return d, fmt.Errorf("discovery document: paths.%s %q: %v", name, v, err)
-			}
-		}
 		if p.Session == "" {
 			return d, errors.New("discovery document: paths.session is required when paths is given")
+		}
+		for _, name := range PathNames {
+			f, _ := p.field(name)
+			if _, err := url.Parse(*f); err != nil {
+				return d, fmt.Errorf("discovery document: paths.%s %q: %v", name, *f, err)
+			}
 		}
 	}
 	return d, nil
@@ -204,6 +235,7 @@ func (t *Target) apply(d Discovery) {
 	if d.Paths != nil {
 		t.Paths = *d.Paths
 	}
+	t.IDFromCookie = t.IDFromCookie || d.IDFromCookie
 }
 
 // client is an HTTP client for the target that never follows redirects

@@ -35,6 +35,8 @@ type checkConfig struct {
 	labelFilter    string
 	verbose        bool
 	insecure       bool
+	name           string
+	idFromCookie   bool
 	set            map[string]bool // flags given explicitly
 }
 
@@ -69,6 +71,8 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	fs.StringVar(&c.json, "json", "", "write a JSON report to `file`")
 	fs.StringVar(&c.expect, "expect", "", "expectations `file` of known deviations (lines: ID OUTCOME reason)")
 	fs.StringVar(&c.labelFilter, "label-filter", "", "run only cases matching this Ginkgo label `expression` (levels, areas, IDs), e.g. 'MUST && !timeout'")
+	fs.StringVar(&c.name, "name", "", "what reports call the target (default: the discovery document's implementation, else host:port)")
+	fs.BoolVar(&c.idFromCookie, "id-from-cookie", false, "when the session page shows no id, take the session cookie's value as the id")
 	fs.BoolVar(&c.insecure, "insecure", false, "accept any TLS certificate (a self-signed test server on loopback)")
 	fs.BoolVar(&c.verbose, "v", false, "also show Ginkgo's output and the evidence of every case")
 
@@ -118,16 +122,11 @@ func parsePaths(s string) (map[string]string, error) {
 	}
 	for pair := range strings.SplitSeq(s, ",") {
 		name, path, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		switch name {
-		case "session", "expire", "logme", "expired", "counter", "clock":
-		default:
-			return nil, fmt.Errorf("--paths: %q is not one of session, expire, logme, expired, counter, clock", name)
-		}
 		if !ok {
 			return nil, fmt.Errorf("--paths: %q wants name=path", pair)
 		}
-		if name == "session" && path == "" {
-			return nil, errors.New("--paths: session cannot be empty")
+		if err := (&spec.Paths{}).Set(name, path); err != nil {
+			return nil, fmt.Errorf("--paths: %v", err)
 		}
 		out[name] = path
 	}
@@ -138,20 +137,7 @@ func parsePaths(s string) (map[string]string, error) {
 func (c checkConfig) apply(t *spec.Target) {
 	paths, _ := parsePaths(c.paths)
 	for name, p := range paths {
-		switch name {
-		case "session":
-			t.Paths.Session = p
-		case "expire":
-			t.Paths.Expire = p
-		case "logme":
-			t.Paths.LogMe = p
-		case "expired":
-			t.Paths.Expired = p
-		case "counter":
-			t.Paths.Counter = p
-		case "clock":
-			t.Paths.Clock = p
-		}
+		t.Paths.Set(name, p) // checked by parsePaths
 	}
 	if c.set["timeout"] {
 		t.Timeout = c.timeout
@@ -159,6 +145,10 @@ func (c checkConfig) apply(t *spec.Target) {
 	if c.set["clock"] {
 		t.Paths.Clock = c.clock
 	}
+	if c.name != "" {
+		t.Name = c.name
+	}
+	t.IDFromCookie = t.IDFromCookie || c.idFromCookie
 	if c.set["expired"] && c.expired != "stdout" {
 		t.Paths.Expired = c.expired
 	}
@@ -253,7 +243,7 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	if err := checkClock(ctx, target); err != nil {
 		return exitHarness, err
 	}
-	if c.url == "" {
+	if c.url == "" && c.name == "" {
 		target.Name = "embedded reference"
 	}
 
