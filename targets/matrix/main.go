@@ -1,0 +1,329 @@
+// Command matrix runs sessionspec against every implementation under
+// targets/ and the reference, and renders the results as a compatibility
+// matrix: reports/matrix.html (static, self-contained), reports/matrix.md,
+// an evidence page per run (reports/evidence/RUN.html: every case's
+// message, the expectation's reason, the HTTP exchanges of a failure and the
+// browser screenshots) and, with -snapshot, a Markdown snapshot to commit.
+//
+//	go run ./targets/matrix                 run every target (2 at a time), then render
+//	go run ./targets/matrix -run=false      render the reports already in reports/
+//	go run ./targets/matrix -only tomcat,scs
+//
+// Each run is a target's own check script (targets/NAME/check.sh), which
+// gates on its expectations file, or the reference checked directly. The
+// exit code is 0 when every run exited 0 (no outcome differs from its
+// expectations), 1 when one differed, 2 when one could not run at all (a
+// missing toolchain fails loudly, it is never skipped); the page is written
+// either way.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sessionspec/sessionspec/spec"
+)
+
+// Run is one column of the matrix: one implementation in one mode.
+type Run struct {
+	Name    string   // report base name: reports/NAME.json
+	Impl    string   // the implementation (column group)
+	Mode    string   // the mode (sub-column)
+	Expect  string   // its expectations file, "" for none (every MUST case must pass)
+	Browser bool     // runs the browser cases when the CLI has them
+	Command []string // what runs it (with {browser} replaced by the browser flags)
+	Env     []string // added to its environment
+
+	// Filled in after the run.
+	Report   *spec.Report
+	Exit     int
+	Seconds  float64
+	Log      string // path of its log, relative to the reports directory
+	Problem  string // why there is no report, if there is none
+	Skipped  bool   // not run this time (-run=false or -only): its old report is shown
+	Browsers bool   // the browser cases were run
+}
+
+// runs lists the columns in the order they are shown.
+func runs(bin string, port int) []*Run {
+	return []*Run{
+		{Name: "reference-controlled", Impl: "sessionspec reference", Mode: "fake clock, 900 s", Browser: true,
+			Command: []string{bin, "check", "--name", "sessionspec reference (fake clock, default 900 s)",
+				"--json", "{reports}/reference-controlled.json", "--junit", "{reports}/reference-controlled.xml", "{browser}"}},
+		{Name: "reference-wall", Impl: "sessionspec reference", Mode: "wall clock, 2 s", Browser: true,
+			Command: []string{bin, "check", fmt.Sprintf("http://127.0.0.1:%d/", port),
+				"--run", fmt.Sprintf("exec %s serve --addr 127.0.0.1:%d --timeout 2s", bin, port),
+				"--name", "sessionspec reference (wall clock, 2 s)",
+				"--json", "{reports}/reference-wall.json", "--junit", "{reports}/reference-wall.xml", "{browser}"}},
+		{Name: "twisted-controlled", Impl: "Twisted 22.4", Mode: "task.Clock, 900 s", Expect: "targets/twisted/expect-controlled.txt", Browser: true,
+			Command: []string{"bash", "targets/twisted/check.sh", "controlled", "{browser}"}},
+		{Name: "twisted-wall", Impl: "Twisted 22.4", Mode: "wall clock, 2 s", Expect: "targets/twisted/expect-wall.txt", Browser: true,
+			Command: []string{"bash", "targets/twisted/check.sh", "wall", "{browser}"}},
+		{Name: "twisted-logger", Impl: "Twisted 22.4", Mode: "docs' ExpirationLogger, 5 s", Expect: "targets/twisted/expect-logger.txt",
+			Command: []string{"bash", "targets/twisted/check.sh", "logger"}},
+		// The wall-clock targets run a 4 s timeout here: the browser cases
+		// take a screenshot at every step, and on a loaded 2-core machine a
+		// scenario's steps between two visits of one user can take 2 s.
+		// tomcat-defaults (HTTP cases only) shows the default sweep; its
+		// 60 s period would fall inside a longer run's browser cases.
+		{Name: "tomcat", Impl: "Apache Tomcat 10.1", Mode: "wall clock, 4 s, sweep 1 s", Expect: "targets/tomcat/expect.txt", Browser: true,
+			Command: []string{"bash", "targets/tomcat/check.sh", "sweep", "{browser}"}, Env: []string{"TARGET_TIMEOUT=4"}},
+		{Name: "tomcat-defaults", Impl: "Apache Tomcat 10.1", Mode: "wall clock, 2 s, default sweep 60 s", Expect: "targets/tomcat/expect-defaults.txt",
+			Command: []string{"bash", "targets/tomcat/check.sh", "defaults"}},
+		{Name: "express", Impl: "express-session", Mode: "memorystore, wall clock, 4 s", Expect: "targets/express/expect.txt", Browser: true,
+			Command: []string{"bash", "targets/express/check.sh", "{browser}"}, Env: []string{"TARGET_TIMEOUT=4"}},
+		{Name: "scs", Impl: "scs v2", Mode: "memstore, wall clock, 4 s", Expect: "targets/scs/expect.txt", Browser: true,
+			Command: []string{"bash", "targets/scs/check.sh", "{browser}"}, Env: []string{"TARGET_TIMEOUT=4"}},
+	}
+}
+
+func main() {
+	run := flag.Bool("run", true, "run the targets; false renders the reports already there")
+	jobs := flag.Int("jobs", 2, "how many targets run at once")
+	only := flag.String("only", "", "comma-separated run names to run (the others' old reports are shown)")
+	browserMode := flag.String("browser", "auto", "run the browser cases: auto (when `sessionspec check` has --browser), on, off")
+	reports := flag.String("reports", "reports", "directory for the reports and the pages")
+	bin := flag.String("sessionspec", "bin/sessionspec", "the sessionspec binary (built by make matrix)")
+	snapshot := flag.String("snapshot", "", "also write the Markdown matrix, without links, to this file (e.g. targets/MATRIX.md)")
+	runTimeout := flag.Duration("run-timeout", 5*time.Minute, "bound on one run")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := matrix(ctx, options{
+		run: *run, jobs: *jobs, only: *only, browser: *browserMode, reports: *reports,
+		bin: *bin, snapshot: *snapshot, runTimeout: *runTimeout,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "matrix: %v\n", err)
+	}
+	os.Exit(code)
+}
+
+type options struct {
+	run        bool
+	jobs       int
+	only       string
+	browser    string
+	reports    string
+	bin        string
+	snapshot   string
+	runTimeout time.Duration
+}
+
+func matrix(ctx context.Context, o options) (int, error) {
+	start := time.Now()
+	if err := os.MkdirAll(filepath.Join(o.reports, "logs"), 0o755); err != nil {
+		return 2, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return 2, err
+	}
+	all := runs(o.bin, port)
+	selected := map[string]bool{}
+	for n := range strings.SplitSeq(o.only, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			if !slices.ContainsFunc(all, func(r *Run) bool { return r.Name == n }) {
+				return 2, fmt.Errorf("-only: no run named %q", n)
+			}
+			selected[n] = true
+		}
+	}
+
+	browser := false
+	switch o.browser {
+	case "on", "auto":
+		out, _ := exec.Command(o.bin, "check", "--help").CombinedOutput()
+		browser = strings.Contains(string(out), "-browser")
+		if !browser && o.browser == "on" {
+			return 2, fmt.Errorf("-browser=on: %s check has no --browser flag", o.bin)
+		}
+	case "off":
+	default:
+		return 2, fmt.Errorf("-browser: want auto, on or off, got %q", o.browser)
+	}
+
+	var toRun []*Run
+	for _, r := range all {
+		r.Log = "logs/" + r.Name + ".log"
+		if !o.run || len(selected) > 0 && !selected[r.Name] {
+			r.Skipped = true
+			continue
+		}
+		r.Browsers = browser && r.Browser
+		toRun = append(toRun, r)
+	}
+	if len(toRun) > 0 {
+		fmt.Printf("matrix: %d runs, %d at a time; browser cases: %v; logs in %s/logs\n", len(toRun), o.jobs, browser, o.reports)
+		execute(ctx, toRun, o)
+	}
+
+	code := 0
+	for _, r := range all {
+		if r.Skipped {
+			load(r, o.reports)
+			continue
+		}
+		switch {
+		case r.Exit == 2 || r.Report == nil:
+			code = 2
+		case r.Exit != 0 && code == 0:
+			code = 1
+		}
+	}
+	wall := time.Since(start)
+	if len(toRun) == 0 {
+		wall = 0 // nothing ran: the page must not claim a run time
+	}
+	m := build(all, wall, browser)
+	if err := m.write(o.reports, o.snapshot); err != nil {
+		return 2, err
+	}
+	fmt.Printf("matrix: %s/matrix.html, %s/matrix.md", o.reports, o.reports)
+	if o.snapshot != "" {
+		fmt.Printf(", %s", o.snapshot)
+	}
+	fmt.Printf(" (%.1fs wall time)\n", time.Since(start).Seconds())
+	for _, r := range all {
+		if r.Skipped {
+			continue
+		}
+		status := "ok"
+		switch {
+		case r.Report == nil:
+			status = "NO REPORT: " + r.Problem
+		case r.Exit != 0:
+			status = fmt.Sprintf("exit %d: outcomes differ from %s", r.Exit, orNone(r.Expect))
+		}
+		fmt.Printf("  %-22s %6.1fs  %s\n", r.Name, r.Seconds, status)
+	}
+	return code, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "the MUST cases (no expectations file)"
+	}
+	return s
+}
+
+// execute runs the runs, o.jobs at a time, longest first as listed.
+func execute(ctx context.Context, rs []*Run, o options) {
+	sem := make(chan struct{}, max(1, o.jobs))
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			runOne(ctx, r, o)
+			fmt.Printf("matrix: %-22s exit %d in %.1fs\n", r.Name, r.Exit, r.Seconds)
+		}()
+		// Start them in order, a moment apart, so that two JVMs or
+		// Chromiums do not start in the same instant.
+		time.Sleep(200 * time.Millisecond)
+	}
+	wg.Wait()
+}
+
+func runOne(ctx context.Context, r *Run, o options) {
+	var args []string
+	for _, a := range r.Command {
+		switch {
+		case a == "{browser}":
+			if r.Browsers {
+				args = append(args, "--browser", "--screenshots", filepath.Join(o.reports, "screenshots", r.Name))
+			}
+		default:
+			args = append(args, strings.ReplaceAll(a, "{reports}", o.reports))
+		}
+	}
+	logf, err := os.Create(filepath.Join(o.reports, r.Log))
+	if err != nil {
+		r.Exit, r.Problem = 2, err.Error()
+		return
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "$ %s\n", strings.Join(append(slices.Clone(r.Env), args...), " "))
+	// An old report must not pass for this run's.
+	os.Remove(filepath.Join(o.reports, r.Name+".json"))
+	os.RemoveAll(filepath.Join(o.reports, "screenshots", r.Name))
+
+	ctx, cancel := context.WithTimeout(ctx, o.runTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), r.Env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	start := time.Now()
+	err = cmd.Run()
+	r.Seconds = time.Since(start).Seconds()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit) && exit.ExitCode() > 0:
+		r.Exit = exit.ExitCode()
+	default:
+		r.Exit, r.Problem = 2, err.Error()
+	}
+	if ctx.Err() != nil {
+		r.Exit, r.Problem = 2, fmt.Sprintf("stopped after %s (-run-timeout)", o.runTimeout)
+	}
+	fmt.Fprintf(logf, "\n[matrix] exit %d in %.1fs\n", r.Exit, r.Seconds)
+	// Read the report at once: the reports directory is shared (make
+	// test-twisted writes the same files), so later may be too late.
+	load(r, o.reports)
+}
+
+// load reads a run's JSON report, if there is one.
+func load(r *Run, reports string) {
+	b, err := os.ReadFile(filepath.Join(reports, r.Name+".json"))
+	if err != nil {
+		if r.Problem == "" {
+			r.Problem = fmt.Sprintf("no report (%v); see %s", errors.Unwrap(err), r.Log)
+		}
+		return
+	}
+	var rep spec.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		r.Problem = fmt.Sprintf("%s.json: %v", r.Name, err)
+		return
+	}
+	r.Report = &rep
+	if r.Skipped {
+		r.Exit = rep.ExitCode
+		r.Seconds = rep.Seconds
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// machine describes where the matrix ran, for the page.
+func machine() string {
+	return fmt.Sprintf("%s/%s, %d cores, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+}

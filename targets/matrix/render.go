@@ -1,0 +1,450 @@
+package main
+
+import (
+	"fmt"
+	"html/template"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sessionspec/sessionspec/spec"
+)
+
+// Matrix is what the pages show: the runs as columns, the cases as rows.
+type Matrix struct {
+	Runs      []*Run
+	Groups    []Group
+	Rows      []Row
+	Findings  []Finding
+	New       []Finding // outcomes that differ from their expectations
+	Wall      time.Duration
+	Browser   bool
+	Generated time.Time
+	Machine   string
+}
+
+// Group is an implementation: a header spanning its runs.
+type Group struct {
+	Impl string
+	Span int
+}
+
+// Row is one case across the runs.
+type Row struct {
+	Case  spec.Case
+	Cells []Cell
+}
+
+// Cell is one case in one run.
+type Cell struct {
+	Run     *Run
+	Result  *spec.Result // nil: the run has no such case (not run, filtered out, no report)
+	Class   string       // pass, fail, na, error, none
+	Text    string       // pass, fail, n/a, error, —
+	Labeled bool         // an expectation gives a reason for this outcome (a deviation, or adapter code)
+	New     bool         // the outcome differs from the expectation
+	Title   string       // the tooltip: the reason or the message
+}
+
+// Finding is a stated deviation: one case in one run, in one sentence.
+type Finding struct {
+	Run     *Run
+	Case    spec.Case
+	Outcome spec.Outcome
+	Text    string
+}
+
+// Href is the cell's evidence link, relative to the reports directory.
+func (c Cell) Href() string { return "evidence/" + c.Run.Name + ".html#" + c.Result.ID }
+
+// Href is the finding's evidence link, relative to the reports directory.
+func (f Finding) Href() string { return "evidence/" + f.Run.Name + ".html#" + f.Case.ID }
+
+func build(rs []*Run, wall time.Duration, browser bool) *Matrix {
+	m := &Matrix{Runs: rs, Wall: wall, Browser: browser, Generated: time.Now().UTC(), Machine: machine()}
+	for _, r := range rs {
+		if n := len(m.Groups); n > 0 && m.Groups[n-1].Impl == r.Impl {
+			m.Groups[n-1].Span++
+		} else {
+			m.Groups = append(m.Groups, Group{r.Impl, 1})
+		}
+	}
+
+	// The rows: the catalogue's order, then the cases only reports know
+	// (the browser cases), by ID.
+	var cases []spec.Case
+	seen := map[string]bool{}
+	for _, c := range spec.Catalogue {
+		cases = append(cases, c)
+		seen[c.ID] = true
+	}
+	var extra []spec.Case
+	for _, r := range rs {
+		if r.Report == nil {
+			continue
+		}
+		for _, res := range r.Report.Results {
+			if !seen[res.ID] {
+				seen[res.ID] = true
+				extra = append(extra, res.Case)
+			}
+		}
+	}
+	slices.SortFunc(extra, func(a, b spec.Case) int { return strings.Compare(a.ID, b.ID) })
+	cases = append(cases, extra...)
+
+	for _, c := range cases {
+		row := Row{Case: c}
+		for _, r := range rs {
+			cell := Cell{Run: r, Class: "none", Text: "—", Title: "not run"}
+			if r.Report == nil {
+				cell.Title = r.Problem
+			}
+			if res := r.result(c.ID); res != nil {
+				cell.Result = res
+				cell.Class, cell.Text = classOf(res.Outcome)
+				cell.Labeled = res.Reason != "" && res.Expected == res.Outcome
+				cell.New = res.Differs(r.Expect != "")
+				cell.Title = res.Message
+				if res.Reason != "" {
+					cell.Title = res.Reason
+				}
+				if cell.Labeled && res.Outcome != spec.NotApplicable {
+					m.Findings = append(m.Findings, Finding{r, c, res.Outcome, res.Reason})
+				}
+				if cell.New {
+					msg := firstLine(res.Message)
+					if res.Expected != "" {
+						msg = fmt.Sprintf("expected %s, got %s: %s", res.Expected, res.Outcome, msg)
+					}
+					m.New = append(m.New, Finding{r, c, res.Outcome, msg})
+				}
+			}
+			row.Cells = append(row.Cells, cell)
+		}
+		m.Rows = append(m.Rows, row)
+	}
+	// Deviations read best by implementation, in column order.
+	col := map[*Run]int{}
+	for i, r := range rs {
+		col[r] = i
+	}
+	slices.SortStableFunc(m.Findings, func(a, b Finding) int { return col[a.Run] - col[b.Run] })
+	return m
+}
+
+// result returns the run's result for a case, if it has one.
+func (r *Run) result(id string) *spec.Result {
+	if r.Report == nil {
+		return nil
+	}
+	for i := range r.Report.Results {
+		if r.Report.Results[i].ID == id {
+			return &r.Report.Results[i]
+		}
+	}
+	return nil
+}
+
+func classOf(o spec.Outcome) (class, text string) {
+	switch o {
+	case spec.Passed:
+		return "pass", "pass"
+	case spec.Failed:
+		return "fail", "fail"
+	case spec.NotApplicable:
+		return "na", "n/a"
+	}
+	return "error", "error"
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
+// Summary is the run's counts, or why it has none.
+func (r *Run) Summary() string {
+	if r.Report == nil {
+		return "no report: " + r.Problem
+	}
+	s := r.Report.Summary
+	return fmt.Sprintf("%d pass, %d fail, %d n/a, %d error", s.Pass, s.Fail, s.NotApplicable, s.Error)
+}
+
+// Gate says how the run ended against its expectations.
+func (r *Run) Gate() string {
+	switch {
+	case r.Report == nil:
+		return "no report"
+	case r.Exit == 0 && r.Expect != "":
+		return "as expected"
+	case r.Exit == 0:
+		return "every MUST case passed"
+	case r.Exit == 1 && r.Expect != "":
+		return "DIFFERS from expectations"
+	case r.Exit == 1:
+		return "a MUST case failed"
+	}
+	return fmt.Sprintf("exit %d", r.Exit)
+}
+
+// Screenshots lists a case's browser screenshots, relative to the reports
+// directory.
+func (r *Run) Screenshots(reports, id string) []string {
+	files, _ := filepath.Glob(filepath.Join(reports, "screenshots", r.Name, id+"-*.png"))
+	var rel []string
+	for _, f := range files {
+		if p, err := filepath.Rel(reports, f); err == nil {
+			rel = append(rel, filepath.ToSlash(p))
+		}
+	}
+	return rel
+}
+
+func (m *Matrix) write(reports, snapshot string) error {
+	if err := os.MkdirAll(filepath.Join(reports, "evidence"), 0o755); err != nil {
+		return err
+	}
+	if err := writeTemplate(filepath.Join(reports, "matrix.html"), pageTemplate, m); err != nil {
+		return err
+	}
+	for _, r := range m.Runs {
+		ev := evidencePage{Run: r, Reports: reports, Matrix: m}
+		if err := writeTemplate(filepath.Join(reports, "evidence", r.Name+".html"), evidenceTemplate, ev); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(reports, "matrix.md"), []byte(m.markdown(true)), 0o644); err != nil {
+		return err
+	}
+	if snapshot != "" {
+		return os.WriteFile(snapshot, []byte(m.markdown(false)), 0o644)
+	}
+	return nil
+}
+
+func writeTemplate(path string, t *template.Template, data any) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := t.Execute(f, data); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return f.Close()
+}
+
+// markdown renders the matrix as Markdown; with links, each cell links to
+// its evidence page (for reports/matrix.md), without them it is a snapshot
+// to commit.
+func (m *Matrix) markdown(links bool) string {
+	var b strings.Builder
+	b.WriteString("# sessionspec compatibility matrix\n\n")
+	fmt.Fprintf(&b, "Generated by `make matrix` on %s (%s); ", m.Generated.Format("2006-01-02 15:04 MST"), m.Machine)
+	if m.Wall > 0 {
+		fmt.Fprintf(&b, "the whole matrix took %s of wall time", m.Wall.Round(100*time.Millisecond))
+	} else {
+		b.WriteString("rendered from the reports already there (-run=false)")
+	}
+	if !m.Browser {
+		b.WriteString("; the browser cases were not run (this sessionspec has no --browser)")
+	}
+	b.WriteString(".\n\n")
+	b.WriteString("Cells: **fail** a case failed, pass, n/a not applicable (the reason is in the evidence), — not run; " +
+		"† the outcome is a known deviation or is labelled (see below); ‼ the outcome differs from the expectations file.\n\n")
+
+	b.WriteString("| case | level |")
+	for _, r := range m.Runs {
+		fmt.Fprintf(&b, " %s<br>%s |", mdEscape(r.Impl), mdEscape(r.Mode))
+	}
+	b.WriteString("\n|---|---|")
+	for range m.Runs {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, row := range m.Rows {
+		fmt.Fprintf(&b, "| %s | %s |", row.Case.ID, row.Case.Level)
+		for _, c := range row.Cells {
+			text := c.Text
+			if c.Class == "fail" || c.Class == "error" {
+				text = "**" + text + "**"
+			}
+			if c.Labeled {
+				text += "†"
+			}
+			if c.New {
+				text += "‼"
+			}
+			if links && c.Result != nil {
+				text = fmt.Sprintf("[%s](%s)", text, c.Href())
+			}
+			fmt.Fprintf(&b, " %s |", text)
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("\n## Runs\n\n| run | implementation | mode | outcomes | against its expectations | time |\n|---|---|---|---|---|---|\n")
+	for _, r := range m.Runs {
+		name := r.Name
+		if r.Report != nil {
+			name = r.Report.Target
+		}
+		gate := r.Gate()
+		if r.Expect != "" {
+			gate += " (`" + r.Expect + "`)"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %.1f s |\n", r.Name, mdEscape(name), mdEscape(r.Mode),
+			r.Summary(), gate, r.Seconds)
+	}
+
+	if len(m.New) > 0 {
+		b.WriteString("\n## Outcomes that differ from the expectations\n\n")
+		for _, f := range m.New {
+			fmt.Fprintf(&b, "- %s (%s): %s %s — %s\n", f.Run.Impl, f.Run.Mode, f.Case.ID, f.Outcome, mdEscape(f.Text))
+		}
+	}
+	b.WriteString("\n## Deviations and labels, one sentence each\n\nFrom the expectations files (`ID OUTCOME reason`); the evidence is in each run's report.\n")
+	impl := ""
+	for _, f := range m.Findings {
+		if f.Run.Impl+f.Run.Mode != impl {
+			impl = f.Run.Impl + f.Run.Mode
+			fmt.Fprintf(&b, "\n### %s (%s)\n\n", f.Run.Impl, f.Run.Mode)
+		}
+		id := f.Case.ID
+		if links {
+			id = fmt.Sprintf("[%s](%s)", id, f.Href())
+		}
+		fmt.Fprintf(&b, "- %s (%s, %s): %s\n", id, f.Case.Level, f.Outcome, mdEscape(f.Text))
+	}
+	return b.String()
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+type evidencePage struct {
+	Run     *Run
+	Reports string
+	Matrix  *Matrix
+}
+
+// Cases are the run's results in the matrix's row order.
+func (e evidencePage) Cases() []*spec.Result {
+	var out []*spec.Result
+	for _, row := range e.Matrix.Rows {
+		if res := e.Run.result(row.Case.ID); res != nil {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// Shots are a case's screenshots, relative to the evidence page.
+func (e evidencePage) Shots(id string) []string {
+	var out []string
+	for _, s := range e.Run.Screenshots(e.Reports, id) {
+		out = append(out, "../"+s)
+	}
+	return out
+}
+
+var funcs = template.FuncMap{
+	"class": func(o spec.Outcome) string { c, _ := classOf(o); return c },
+	"text":  func(o spec.Outcome) string { _, t := classOf(o); return t },
+	"base":  filepath.Base,
+	"time":  func(t time.Time) string { return t.Format("2006-01-02 15:04:05 MST") },
+	"round": func(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) },
+}
+
+const style = `
+body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px; color: #1d232a; background: #fff; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; } h3 { font-size: 15px; margin: 16px 0 6px; }
+.meta { color: #5a6572; margin: 0 0 14px; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #d5dbe1; padding: 3px 7px; text-align: center; vertical-align: middle; }
+thead th { background: #f2f5f8; font-weight: 600; font-size: 12.5px; }
+th.group { font-size: 13.5px; background: #e6ecf2; }
+td.id { text-align: left; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; white-space: nowrap; }
+td.title { text-align: left; max-width: 330px; font-size: 12.5px; color: #3c4650; }
+td.level { font-size: 11.5px; color: #5a6572; }
+td a { color: inherit; text-decoration: none; display: block; }
+td.pass { background: #dff3e4; color: #1e6b34; }
+td.fail { background: #fbdcdc; color: #9b1c1c; font-weight: 600; }
+td.na { background: #f1f2f4; color: #6b7480; }
+td.error { background: #fde7c8; color: #8a4b00; font-weight: 600; }
+td.none { background: #fff; color: #b0b7bf; }
+td.new { outline: 3px solid #d00; outline-offset: -3px; }
+sup { font-size: 10px; }
+.legend span { display: inline-block; padding: 1px 8px; margin-right: 6px; border: 1px solid #d5dbe1; }
+ul.findings li { margin: 3px 0; }
+.tag { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12.5px; }
+.runs td { text-align: left; font-size: 12.5px; }
+pre { background: #f6f8fa; border: 1px solid #e1e5ea; padding: 8px; overflow-x: auto; font-size: 12px; white-space: pre-wrap; }
+section.case { border-top: 1px solid #d5dbe1; padding: 8px 0 14px; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 3px; font-weight: 600; }
+.badge.pass { background: #dff3e4; color: #1e6b34; } .badge.fail { background: #fbdcdc; color: #9b1c1c; }
+.badge.na { background: #f1f2f4; color: #6b7480; } .badge.error { background: #fde7c8; color: #8a4b00; }
+.shots img { width: 240px; border: 1px solid #d5dbe1; margin: 4px 6px 4px 0; }
+.reason { background: #fff8e1; border-left: 3px solid #e0b000; padding: 4px 8px; }
+`
+
+var pageTemplate = template.Must(template.New("matrix").Funcs(funcs).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>sessionspec compatibility matrix</title>
+<style>` + style + `</style></head><body>
+<h1>sessionspec compatibility matrix</h1>
+<p class="meta">Generated by <code>make matrix</code> on {{time .Generated}} ({{.Machine}}); {{if .Wall}}the whole matrix took <b>{{round .Wall}}</b> of wall time{{else}}rendered from the reports already there (-run=false){{end}}{{if not .Browser}}; the browser cases were not run (this sessionspec has no --browser){{end}}.
+Every cell links to its evidence: the message, the expectation's reason, the HTTP exchanges of a failure, the browser screenshots.</p>
+<p class="legend"><span class="pass" style="background:#dff3e4">pass</span><span style="background:#fbdcdc">fail</span><span style="background:#f1f2f4">n/a</span><span style="background:#fde7c8">error</span><span>— not run</span>
+<b>†</b> a known deviation or a labelled outcome (below) &nbsp; <span style="outline:3px solid #d00;outline-offset:-3px">differs from the expectations</span></p>
+<table class="matrix">
+<thead>
+<tr><th rowspan="2">case</th><th rowspan="2">level</th><th rowspan="2">what the target must do</th>{{range .Groups}}<th class="group" colspan="{{.Span}}">{{.Impl}}</th>{{end}}</tr>
+<tr>{{range .Runs}}<th title="{{.Name}}">{{.Mode}}</th>{{end}}</tr>
+</thead>
+<tbody>
+{{range .Rows}}<tr><td class="id">{{.Case.ID}}</td><td class="level">{{.Case.Level}}</td><td class="title">{{.Case.Title}}</td>
+{{- range .Cells}}<td class="{{.Class}}{{if .New}} new{{end}}" title="{{.Title}}">{{if .Result}}<a href="{{.Href}}">{{.Text}}{{if .Labeled}}<sup>†</sup>{{end}}</a>{{else}}{{.Text}}{{end}}</td>{{end}}</tr>
+{{end}}</tbody></table>
+
+{{if .New}}<h2>Outcomes that differ from the expectations</h2><ul class="findings">
+{{range .New}}<li><b>{{.Run.Impl}}</b> ({{.Run.Mode}}) <a class="tag" href="{{.Href}}">{{.Case.ID}}</a> {{.Outcome}}: {{.Text}}</li>
+{{end}}</ul>{{end}}
+
+<h2>Deviations and labels, one sentence each</h2>
+<p class="meta">From each target's expectations file (<code>ID OUTCOME reason</code>), which CI gates on: a new difference fails the run.</p>
+<ul class="findings">
+{{range .Findings}}<li><b>{{.Run.Impl}}</b> <span class="meta">({{.Run.Mode}})</span> <a class="tag" href="{{.Href}}">{{.Case.ID}}</a> <span class="meta">{{.Case.Level}}, {{.Outcome}}</span>: {{.Text}}</li>
+{{end}}</ul>
+
+<h2>Runs</h2>
+<table class="runs"><thead><tr><th>run</th><th>target (from its discovery document)</th><th>clock</th><th>outcomes</th><th>against its expectations</th><th>time</th><th>log</th></tr></thead><tbody>
+{{range .Runs}}<tr><td><a href="evidence/{{.Name}}.html">{{.Name}}</a></td><td>{{if .Report}}{{.Report.Target}}{{else}}{{.Problem}}{{end}}</td>
+<td>{{if .Report}}{{.Report.Clock}}, timeout {{.Report.Timeout}} s{{end}}</td><td>{{.Summary}}</td>
+<td>{{.Gate}}{{if .Expect}} (<code>{{.Expect}}</code>){{end}}</td><td>{{printf "%.1f" .Seconds}} s</td><td><a href="{{.Log}}">log</a></td></tr>
+{{end}}</tbody></table>
+</body></html>
+`))
+
+var evidenceTemplate = template.Must(template.New("evidence").Funcs(funcs).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Run.Name}}: sessionspec evidence</title>
+<style>` + style + `</style></head><body>
+<p><a href="../matrix.html">← the matrix</a></p>
+<h1>{{.Run.Impl}} <span class="meta">({{.Run.Mode}})</span></h1>
+{{with .Run.Report}}<p class="meta">{{.Target}} at {{.URL}}; {{.Clock}} clock, session timeout {{.Timeout}} s; started {{time .Started}}, {{printf "%.1f" .Seconds}} s.</p>{{end}}
+<p>{{.Run.Summary}}; {{.Run.Gate}}{{if .Run.Expect}} (<code>{{.Run.Expect}}</code>){{end}}. Log: <a href="../{{.Run.Log}}">{{.Run.Log}}</a>.</p>
+{{if not .Run.Report}}<p class="reason">{{.Run.Problem}}</p>{{end}}
+{{$e := .}}{{range .Cases}}<section class="case" id="{{.ID}}">
+<h3><span class="badge {{class .Outcome}}">{{text .Outcome}}</span> <span class="tag">{{.ID}}</span> {{.Title}} <span class="meta">({{.Level}}, {{.Area}}, {{printf "%.2f" .Seconds}} s)</span></h3>
+{{if .Seed}}<p class="meta">{{.Source}}: “{{.Seed}}”</p>{{else}}<p class="meta">{{.Source}}</p>{{end}}
+{{if .Expected}}<p class="reason">expected <b>{{.Expected}}</b>{{if .Reason}}: {{.Reason}}{{end}}</p>{{end}}
+{{if .Message}}<pre>{{.Message}}</pre>{{end}}
+{{if .Evidence}}<details open><summary>evidence: the HTTP exchanges</summary><pre>{{.Evidence}}</pre></details>{{end}}
+{{with $e.Shots .ID}}<div class="shots">{{range .}}<a href="{{.}}"><img src="{{.}}" alt="{{base .}}" title="{{base .}}"></a>{{end}}</div>{{end}}
+</section>
+{{end}}</body></html>
+`))
