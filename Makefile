@@ -26,8 +26,8 @@ JS_PKGS ?= ./fakeclock ./reference
 RUN_ARGS ?=
 
 RACE_TIMEOUT ?= 30m
-BENCH_TIME ?= 200ms
-BENCH_TIMEOUT ?= 15m
+# Flags for bin/bench, e.g. BENCH_FLAGS='-only throughput,memory' or -quick.
+BENCH_FLAGS ?=
 
 # `make test` runs these stages in this order. Adding a stage is one line
 # here (plus its target below).
@@ -35,17 +35,20 @@ TEST_STAGES :=
 TEST_STAGES += deps
 TEST_STAGES += vet
 TEST_STAGES += test-race
+TEST_STAGES += test-browser
 TEST_STAGES += test-wasm
+TEST_STAGES += test-wasm-host
 TEST_STAGES += test-stability
 TEST_STAGES += test-fuzz
 TEST_STAGES += test-load
 TEST_STAGES += test-twisted
+TEST_STAGES += test-targets
 
 stage = @printf '\n==> %s\n' "$(1)"
 
 
 .PHONY: test-stability stability stability-wall test-fuzz fuzz test-load
-.PHONY: help deps build vet test test-race test-wasm test-wasip1 test-js run bench clean
+.PHONY: help deps build vet test test-race test-browser test-wasm test-wasip1 test-js run bench clean
 
 help: ## list the targets
 	@echo 'usage: make TARGET'
@@ -77,6 +80,10 @@ test-race: ## go test -race over ./...
 	$(call stage,go test -race ./...)
 	$(GO) test -race -count=1 -timeout $(RACE_TIMEOUT) ./...
 
+test-browser: ## the browser cases (BROWSER-*) in headless Chromium against the reference; fails without Chromium
+	$(call stage,go test ./browser/: the seeds' walk-throughs in headless Chromium against the reference)
+	$(GO) test -count=1 -timeout 10m -v ./browser/
+
 test-wasm: test-wasip1 test-js ## the WebAssembly runs: wasip1 (wazero) and js (node)
 
 test-wasip1: ## go test WASIP1_PKGS as GOOS=wasip1, run by wazero
@@ -88,10 +95,12 @@ test-js: ## go test JS_PKGS as GOOS=js, run by node
 run: ## go run ./cmd/sessionspec check RUN_ARGS
 	$(GO) run ./cmd/sessionspec check $(RUN_ARGS)
 
-bench: ## benchmarks over ./..., written to bench.txt
-	$(call stage,go test -bench (benchtime $(BENCH_TIME)) > bench.txt)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) -count=1 \
-		-timeout $(BENCH_TIMEOUT) ./... | tee bench.txt
+bench: ## side-by-side run (about 8 min, 127.0.0.1 only): reference vs Twisted 22.4 vs bare net/http under wrk, memory per session, expiry storm, fake clocks, suite times; writes BENCHMARKS.md and bench/plots/
+	$(call stage,bench: build bin/sessionspec and bin/bench (bench/ is a module of its own))
+	$(GO) build -o bin/sessionspec ./cmd/sessionspec
+	cd bench && $(GO) build -o ../bin/bench .
+	$(call stage,bench: bin/bench $(BENCH_FLAGS))
+	bin/bench $(BENCH_FLAGS)
 
 clean: ## remove bin/, bench.txt, wazero's compilation cache and the test cache
 	rm -rf bin bench.txt "$${TMPDIR:-/tmp}/wazero"
@@ -128,3 +137,35 @@ test-load: ## the concurrent model check of the reference over HTTP, under -race
 	$(call stage,load: model check of the reference under -race)
 	@$(GO) test -race -count=1 -run '^TestModelCheckUnderLoad$$' -v ./reference | \
 		grep -E 'model check:|^(--- |ok|FAIL)' | sed 's/^ *load_test.go:[0-9]*: //'
+
+.PHONY: deps-targets test-targets matrix
+deps-targets: ## install what targets/ needs (Debian libtomcat10-java and a JDK, npm ci in targets/express, targets/scs's Go modules); idempotent
+	$(call stage,deps-targets: targets/install.sh)
+	@bash targets/install.sh
+
+test-targets: deps-targets ## Tomcat 10.1, express-session and scs (HTTP cases, wall clock, 2 s) against their expectations files; fails if one cannot run
+	$(call stage,Tomcat 10.1: seed examples (2 s, expiry sweep every second))
+	@bash targets/tomcat/check.sh sweep
+	$(call stage,express-session + memorystore: seed examples (2 s))
+	@bash targets/express/check.sh
+	$(call stage,scs v2 + memstore: seed examples (2 s))
+	@bash targets/scs/check.sh
+
+# Arguments for `make matrix`, e.g. MATRIX_ARGS='-only tomcat,scs' or '-run=false'.
+MATRIX_ARGS ?=
+matrix: deps deps-targets build ## every target and the reference, HTTP and browser cases, 2 at a time: reports/matrix.{html,md}, targets/MATRIX.md
+	$(call stage,matrix: go run ./targets/matrix (a few minutes))
+	$(GO) run ./targets/matrix -snapshot targets/MATRIX.md $(MATRIX_ARGS)
+
+# WebAssembly host (wasmhost/, targets/wasm/): wasip1 servers, the reference
+# and an independent plain net/http one, checked under `sessionspec host` on
+# virtual time.
+.PHONY: test-wasm-host wasm-stability
+
+test-wasm-host: ## build the wasip1 guests (targets/wasm) and check each under `sessionspec host` on virtual time
+	$(call stage,wasm host: the wasip1 reference and plainserver under sessionspec host (900 s timeout on virtual time))
+	@bash targets/wasm/check.sh
+
+wasm-stability: ## 50 consecutive checks of the wasip1 reference under one `sessionspec host` (about 2 min)
+	$(call stage,wasm host: 50 consecutive checks of the wasip1 reference)
+	@bash targets/wasm/check.sh stability 50

@@ -1,9 +1,9 @@
 package reference
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -124,16 +124,45 @@ func (srv *Server) session(w http.ResponseWriter, r *http.Request) (*Session, bo
 	return nil, false
 }
 
+// The header values every text answer carries. Assigned as they are,
+// they cost no allocation per request; net/http and Header's own methods
+// replace or copy a value slice, never write into it, and each has room
+// for exactly its one value, so an Add elsewhere copies rather than
+// appending into the shared array.
+var (
+	textPlain = []string{"text/plain; charset=utf-8"}
+	noStore   = []string{"no-store"}
+)
+
+func setTextHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = textPlain
+	h["Cache-Control"] = noStore
+}
+
 func writeText(w http.ResponseWriter, body string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	setTextHeaders(w)
 	io.WriteString(w, body)
 }
 
+// showPrefix is the ShowSession page before the uid.
+const showPrefix = "Your session id is: "
+
+// showPages recycles the buffers the ShowSession page is spelled in, so
+// that GET / with a cookie allocates nothing of its own.
+var showPages = sync.Pool{New: func() any { return new([len(showPrefix) + 2*uidBytes]byte) }}
+
 func (srv *Server) serveShow(w http.ResponseWriter, r *http.Request) {
-	if sess, ok := srv.session(w, r); ok {
-		writeText(w, "Your session id is: "+sess.UID())
+	sess, ok := srv.session(w, r)
+	if !ok {
+		return
 	}
+	setTextHeaders(w)
+	page := showPages.Get().(*[len(showPrefix) + 2*uidBytes]byte)
+	copy(page[:], showPrefix)
+	hex.Encode(page[len(showPrefix):], sess.id[:])
+	w.Write(page[:]) // a Writer does not keep the slice, so the buffer can go back
+	showPages.Put(page)
 }
 
 func (srv *Server) serveExpire(w http.ResponseWriter, r *http.Request) {
@@ -168,7 +197,7 @@ func (srv *Server) logExpired(uid string) {
 	}
 	srv.feedMu.Unlock()
 	if srv.log != nil {
-		fmt.Fprintf(srv.log, "Session %s has expired.\n", uid)
+		io.WriteString(srv.log, "Session "+uid+" has expired.\n")
 	}
 }
 

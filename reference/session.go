@@ -1,31 +1,56 @@
 package reference
 
 import (
+	"encoding/hex"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Session is one user's session: an opaque uid, a last-access time that
 // the inactivity timeout counts from, the functions to run when it ends,
 // and the objects stored on it for its lifetime.
+//
+// A site may hold millions of sessions, so a Session is kept to 64 bytes:
+// the uid as its 32 raw bytes (UID spells them in hex), no timer of its
+// own (the Site's expiry queue holds its deadline), and the rarely used
+// parts, callbacks and stored objects, in a separate record made on first
+// use.
 type Session struct {
-	site   *Site
-	uid    string
-	secure bool // issued over TLS: only found again over TLS
+	site *Site
+	id   [uidBytes]byte
 
 	// Guarded by site.mu.
 	lastAccess int64 // nanoseconds since site.epoch
-	queueKey   int64 // deadline the expiry queue holds for it (<= the real one)
-	index      int   // position in the expiry queue, -1 when not queued
+	index      int32 // position in the site's expiry queue, -1 when not queued
+	secure     bool  // issued over TLS: only found again over TLS
 	expired    bool
-	notify     []func()
+
+	extra atomic.Pointer[sessionExtra] // nil until a callback or an object is stored
+}
+
+// sessionExtra is the part of a Session that most sessions never need.
+type sessionExtra struct {
+	notify []func() // guarded by site.mu
 
 	compMu     sync.Mutex
 	components map[any]any
 }
 
+// ext returns the session's extra record, making it on first use.
+func (s *Session) ext() *sessionExtra {
+	if e := s.extra.Load(); e != nil {
+		return e
+	}
+	e := new(sessionExtra)
+	if s.extra.CompareAndSwap(nil, e) {
+		return e
+	}
+	return s.extra.Load()
+}
+
 // UID returns the session's identifier, the value of its cookie.
-func (s *Session) UID() string { return s.uid }
+func (s *Session) UID() string { return hex.EncodeToString(s.id[:]) }
 
 // Secure reports whether the session was issued over TLS.
 func (s *Session) Secure() bool { return s.secure }
@@ -65,7 +90,7 @@ func (s *Session) Expire() {
 	site.mu.Lock()
 	cbs := site.removeLocked(s)
 	site.mu.Unlock()
-	site.runCallbacks(s.uid, cbs)
+	site.runCallbacks(s, cbs)
 }
 
 // NotifyOnExpire registers f to run once when the session ends, by
@@ -74,13 +99,14 @@ func (s *Session) Expire() {
 // a registration is never silently lost.
 func (s *Session) NotifyOnExpire(f func()) {
 	site := s.site
+	e := s.ext()
 	site.mu.Lock()
 	if s.expired {
 		site.mu.Unlock()
-		site.runCallbacks(s.uid, []func(){f})
+		site.runCallbacks(s, []func(){f})
 		return
 	}
-	s.notify = append(s.notify, f)
+	e.notify = append(e.notify, f)
 	site.mu.Unlock()
 }
 
@@ -89,26 +115,28 @@ func (s *Session) NotifyOnExpire(f func()) {
 // session to an interface with a registered adapter (ICounter(session)).
 // The object lives exactly as long as the session.
 func (s *Session) Component(key any, create func() any) any {
-	s.compMu.Lock()
-	defer s.compMu.Unlock()
-	if v, ok := s.components[key]; ok {
+	e := s.ext()
+	e.compMu.Lock()
+	defer e.compMu.Unlock()
+	if v, ok := e.components[key]; ok {
 		return v
 	}
 	v := create()
-	if s.components == nil {
-		s.components = make(map[any]any)
+	if e.components == nil {
+		e.components = make(map[any]any)
 	}
-	s.components[key] = v
+	e.components[key] = v
 	return v
 }
 
 // SetComponent stores v on the session under key, replacing what was
 // there, as Twisted's setComponent does.
 func (s *Session) SetComponent(key, v any) {
-	s.compMu.Lock()
-	defer s.compMu.Unlock()
-	if s.components == nil {
-		s.components = make(map[any]any)
+	e := s.ext()
+	e.compMu.Lock()
+	defer e.compMu.Unlock()
+	if e.components == nil {
+		e.components = make(map[any]any)
 	}
-	s.components[key] = v
+	e.components[key] = v
 }

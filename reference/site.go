@@ -10,7 +10,6 @@ package reference
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -68,7 +67,7 @@ type Site struct {
 	epoch   time.Time // the origin of the nanosecond offsets kept per session
 
 	mu       sync.Mutex
-	sessions map[string]*Session
+	sessions uidIndex
 	queue    expiryQueue     // live sessions ordered by a lower bound of their deadline
 	timer    fakeclock.Timer // one timer for the whole site, due at the queue's head
 	armedFor int64           // offset the timer is due at; valid while armed
@@ -83,7 +82,7 @@ func NewSite(cfg Config) *Site {
 		max:      cfg.MaxSessions,
 		random:   cfg.Random,
 		onPanic:  cfg.OnCallbackPanic,
-		sessions: make(map[string]*Session),
+		sessions: newUIDIndex(),
 	}
 	if s.clock == nil {
 		s.clock = fakeclock.Real()
@@ -108,7 +107,7 @@ func (s *Site) Clock() fakeclock.Clock { return s.clock }
 func (s *Site) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.sessions)
+	return s.sessions.len()
 }
 
 // MakeSession creates a new session with a fresh uid, as Twisted's
@@ -119,23 +118,25 @@ func (s *Site) MakeSession() (*Session, error) {
 }
 
 func (s *Site) makeSession(secure bool) (*Session, error) {
+	sess := &Session{site: s, secure: secure, index: -1}
 	for range 4 {
-		uid, err := s.newUID()
-		if err != nil {
-			return nil, err
+		// 256 bits from the random source, read straight into the
+		// session: its uid is their 64 lowercase hex digits, the same
+		// shape as Twisted's uids.
+		if _, err := io.ReadFull(s.random, sess.id[:]); err != nil {
+			return nil, fmt.Errorf("reference: reading session uid: %w", err)
 		}
 		s.mu.Lock()
-		if s.max > 0 && len(s.sessions) >= s.max {
+		if s.max > 0 && s.sessions.len() >= s.max {
 			s.mu.Unlock()
 			return nil, ErrSiteFull
 		}
-		if _, taken := s.sessions[uid]; taken {
+		if !s.sessions.add(sess) {
 			s.mu.Unlock()
 			continue // astronomically unlikely with crypto/rand; a test source can force it
 		}
 		now := s.offset(s.clock.Now())
-		sess := &Session{site: s, uid: uid, secure: secure, lastAccess: now, index: -1}
-		s.sessions[uid] = sess
+		sess.lastAccess = now
 		s.queue.push(sess, now+int64(s.timeout))
 		s.armLocked(now)
 		s.mu.Unlock()
@@ -144,28 +145,22 @@ func (s *Site) makeSession(secure bool) (*Session, error) {
 	return nil, fmt.Errorf("reference: random source keeps returning uids already in use")
 }
 
-// newUID draws 256 bits from the random source: 64 lowercase hex digits,
-// the same shape as Twisted's uids.
-func (s *Site) newUID() (string, error) {
-	var b [32]byte
-	if _, err := io.ReadFull(s.random, b[:]); err != nil {
-		return "", fmt.Errorf("reference: reading session uid: %w", err)
-	}
-	return hex.EncodeToString(b[:]), nil
-}
-
 // Session returns the live session with the given uid and marks it
 // accessed, like Twisted's Site.getSession followed by a touch. A session
 // whose timeout has passed is expired on the spot, even if its timer has
 // not run yet, so the answer is exact on a real clock too.
 func (s *Site) Session(uid string) (*Session, bool) {
-	return s.lookup(uid, false)
+	id, ok := parseUID(uid)
+	if !ok {
+		return nil, false // not the shape of any uid this site issues
+	}
+	return s.lookup(&id, false)
 }
 
-func (s *Site) lookup(uid string, secure bool) (*Session, bool) {
+func (s *Site) lookup(id *[uidBytes]byte, secure bool) (*Session, bool) {
 	s.mu.Lock()
-	sess, ok := s.sessions[uid]
-	if !ok || sess.secure != secure {
+	sess := s.sessions.get(id)
+	if sess == nil || sess.secure != secure {
 		s.mu.Unlock()
 		return nil, false
 	}
@@ -173,7 +168,7 @@ func (s *Site) lookup(uid string, secure bool) (*Session, bool) {
 	if now-sess.lastAccess >= int64(s.timeout) {
 		cbs := s.removeLocked(sess)
 		s.mu.Unlock()
-		s.runCallbacks(sess.uid, cbs)
+		s.runCallbacks(sess, cbs)
 		return nil, false
 	}
 	sess.lastAccess = now
@@ -192,28 +187,32 @@ func (s *Site) removeLocked(sess *Session) []func() {
 		return nil
 	}
 	sess.expired = true
-	delete(s.sessions, sess.uid)
+	s.sessions.remove(sess)
 	s.queue.remove(sess)
 	if s.queue.len() == 0 && s.armed {
 		s.timer.Stop()
 		s.armed = false
 	}
-	cbs := sess.notify
-	sess.notify = nil
-	sess.compMu.Lock()
-	sess.components = nil
-	sess.compMu.Unlock()
+	e := sess.extra.Load()
+	if e == nil {
+		return nil // no callbacks and no stored objects: the common case
+	}
+	cbs := e.notify
+	e.notify = nil
+	e.compMu.Lock()
+	e.components = nil
+	e.compMu.Unlock()
 	return cbs
 }
 
 // runCallbacks runs the expiry callbacks of one session in registration
 // order. A callback that panics is reported and the rest still run.
-func (s *Site) runCallbacks(uid string, cbs []func()) {
+func (s *Site) runCallbacks(sess *Session, cbs []func()) {
 	for _, f := range cbs {
 		func() {
 			defer func() {
 				if r := recover(); r != nil && s.onPanic != nil {
-					s.onPanic(uid, r)
+					s.onPanic(sess.UID(), r)
 				}
 			}()
 			f()
@@ -240,31 +239,63 @@ func (s *Site) armLocked(now int64) {
 	s.armed, s.armedFor = true, due
 }
 
+// sweepBatch bounds the work the sweep does per hold of the site's lock,
+// so that a storm of expiries does not stall every request meanwhile.
+const sweepBatch = 256
+
 // sweep runs when the site's timer falls due: every session whose last
 // access is a full timeout ago expires; sessions accessed since they were
-// queued go back into the queue at their new deadline.
+// queued go back into the queue at their new deadline. It works in
+// batches, running each batch's callbacks with the lock released, as
+// Twisted runs each session's expiry as a call of its own.
 func (s *Site) sweep() {
+	type ending struct {
+		sess *Session
+		cbs  []func()
+	}
+	var ended [sweepBatch]ending // only the sessions with callbacks to run
+	finished := false
+	defer func() {
+		// Only a panicking OnCallbackPanic hook gets here unfinished:
+		// the sessions still due are left to a sweep the timer runs anew.
+		if !finished {
+			s.mu.Lock()
+			s.armLocked(s.offset(s.clock.Now()))
+			s.mu.Unlock()
+		}
+	}()
 	s.mu.Lock()
 	s.armed = false
-	now := s.offset(s.clock.Now())
-	type ending struct {
-		uid string
-		cbs []func()
-	}
-	var ended []ending
-	for s.queue.len() > 0 && s.queue.headKey() <= now {
-		sess := s.queue.head()
-		deadline := sess.lastAccess + int64(s.timeout)
-		if deadline > now {
-			s.queue.fix(sess, deadline)
-			continue
+	for {
+		now := s.offset(s.clock.Now())
+		n, work := 0, 0
+		for s.queue.len() > 0 && s.queue.headKey() <= now && work < sweepBatch {
+			work++
+			sess := s.queue.head()
+			deadline := sess.lastAccess + int64(s.timeout)
+			if deadline > now {
+				s.queue.fixHead(deadline)
+				continue
+			}
+			if cbs := s.removeLocked(sess); cbs != nil {
+				ended[n] = ending{sess, cbs}
+				n++
+			}
 		}
-		ended = append(ended, ending{sess.uid, s.removeLocked(sess)})
-	}
-	s.armLocked(now)
-	s.mu.Unlock()
-	for _, e := range ended {
-		s.runCallbacks(e.uid, e.cbs)
+		done := work < sweepBatch
+		if done {
+			s.armLocked(now)
+		}
+		s.mu.Unlock()
+		for i := range ended[:n] {
+			s.runCallbacks(ended[i].sess, ended[i].cbs)
+			ended[i] = ending{}
+		}
+		if done {
+			finished = true
+			return
+		}
+		s.mu.Lock()
 	}
 }
 

@@ -9,9 +9,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/sessionspec/sessionspec/browser"
 	"github.com/sessionspec/sessionspec/reference"
 	"github.com/sessionspec/sessionspec/spec"
 )
@@ -37,6 +39,9 @@ type checkConfig struct {
 	insecure       bool
 	name           string
 	idFromCookie   bool
+	browser        bool            // also run the browser cases
+	screenshots    string          // where the browser cases' screenshots go
+	chromium       string          // the browser to run
 	set            map[string]bool // flags given explicitly
 }
 
@@ -47,7 +52,8 @@ Without URL it checks an embedded reference server on a fake clock.
 The target's discovery document (URL/.well-known/sessionspec) is read when
 present; flags override it. Exit codes: 0 every MUST case passed (or every
 outcome matched --expect), 1 a conformance failure, 2 a harness or target
-error.
+error. With --browser it also replays the seeds' walk-throughs in headless
+Chromium (the cases labelled browser), with a screenshot of every step.
 
 flags:
 `
@@ -75,6 +81,9 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	fs.BoolVar(&c.idFromCookie, "id-from-cookie", false, "when the session page shows no id, take the session cookie's value as the id")
 	fs.BoolVar(&c.insecure, "insecure", false, "accept any TLS certificate (a self-signed test server on loopback)")
 	fs.BoolVar(&c.verbose, "v", false, "also show Ginkgo's output and the evidence of every case")
+	fs.BoolVar(&c.browser, "browser", false, "also run the browser cases (BROWSER-*) in headless Chromium; without it they are left out")
+	fs.StringVar(&c.screenshots, "screenshots", "", "`directory` for the browser cases' screenshots (default: sessionspec-screenshots beside the --json or --junit report, else in the current directory)")
+	fs.StringVar(&c.chromium, "chromium", "", "the Chromium to run for --browser, a `path` or a name on PATH (default: $"+browser.EnvChromium+", else /usr/bin/chromium, chromium, chromium-browser, google-chrome)")
 
 	// Flags may come before or after the URL.
 	var positional []string
@@ -107,6 +116,8 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 		return c, errors.New("--run needs the URL the command will serve")
 	case c.expired == "stdout" && c.run == "":
 		return c, errors.New("--expired stdout needs --run")
+	case (c.screenshots != "" || c.chromium != "") && !c.browser:
+		return c, errors.New("--screenshots and --chromium need --browser")
 	}
 	if _, err := parsePaths(c.paths); err != nil {
 		return c, err
@@ -200,6 +211,21 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 		}
 		reportFiles = append(reportFiles, f)
 	}
+	// Without --browser the browser cases are left out; with it, Chromium
+	// starts now, so that a missing or broken one is said at once, in one
+	// line, before any target is started or any case runs.
+	labelFilter := c.labelFilter
+	if c.browser {
+		browser.Configure(browser.Options{Chromium: c.chromium, Screenshots: c.screenshotDir(), Insecure: c.insecure})
+		defer browser.Stop()
+		if err := browser.Start(ctx); err != nil {
+			return exitHarness, err
+		}
+	} else if labelFilter == "" {
+		labelFilter = "!" + browser.Area
+	} else {
+		labelFilter = "(" + labelFilter + ") && !" + browser.Area
+	}
 
 	url := c.url
 	if url == "" {
@@ -252,7 +278,7 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 		clock = "controlled clock at " + target.Resolve(target.Paths.Clock)
 	}
 	fmt.Fprintf(stdout, "sessionspec: checking %s at %s (%s, session timeout %s)\n", target.Name, target.URL, clock, target.Timeout)
-	opts := spec.Options{LabelFilter: c.labelFilter}
+	opts := spec.Options{LabelFilter: labelFilter}
 	if c.verbose {
 		opts.GinkgoOutput = stderr
 	}
@@ -286,6 +312,9 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 		fmt.Fprintf(stdout, "; %d differ from %s", s.Unexpected, c.expect)
 	}
 	fmt.Fprintf(stdout, " -> exit %d\n", rep.ExitCode)
+	if c.browser {
+		fmt.Fprintf(stdout, "sessionspec: browser screenshots in %s\n", browser.ScreenshotDir())
+	}
 
 	if f := reportFiles[0]; f != nil {
 		if err := rep.WriteJUnit(f); err != nil {
@@ -298,6 +327,20 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 		}
 	}
 	return rep.ExitCode, nil
+}
+
+// screenshotDir is where --browser puts its screenshots: --screenshots,
+// else beside the report, else in the current directory.
+func (c checkConfig) screenshotDir() string {
+	switch {
+	case c.screenshots != "":
+		return c.screenshots
+	case c.json != "":
+		return filepath.Join(filepath.Dir(c.json), browser.DefaultScreenshots)
+	case c.junit != "":
+		return filepath.Join(filepath.Dir(c.junit), browser.DefaultScreenshots)
+	}
+	return browser.DefaultScreenshots
 }
 
 func indent(s, prefix string) string {

@@ -35,6 +35,7 @@ func main() {
 const usage = `usage:
   sessionspec serve [--addr 127.0.0.1:8080] [--timeout 900s] [--fake-clock] [--max-sessions N]
   sessionspec check [URL] [flags]   (sessionspec check --help lists the flags)
+  sessionspec host MODULE.wasm [--addr 127.0.0.1:0] [--timeout D] [-- guest args]   (a wasip1 server on a virtual clock)
 
 serve runs the reference session server; check runs the conformance suite
 against URL, or against an embedded reference server when URL is omitted.
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "check":
 		return check(ctx, args[1:], stdout, stderr)
+	case "host":
+		return host(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -36,6 +36,7 @@ const (
 	SharedCounter      Fault = "shared-counter"        // one counter for every session
 	StuckClock         Fault = "stuck-clock"           // the clock resource reports advancing but time stands still
 	NewIDEveryResponse Fault = "new-id-every-response" // every request gets a new session
+	SequentialIDs      Fault = "sequential-ids"        // uids are a counter: 64 hex digits, hardly any of them varying
 )
 
 // Faults lists every defect with the case that must catch it.
@@ -54,6 +55,7 @@ var Faults = []struct {
 	{SharedCounter, "COUNTER-002"},
 	{StuckClock, "TIMEOUT-002"},
 	{NewIDEveryResponse, "PERSIST-002"},
+	{SequentialIDs, "SECURE-002"},
 }
 
 // Parse returns the fault with the given name.
@@ -80,10 +82,29 @@ func New(f Fault, clock *fakeclock.Fake, timeout time.Duration) http.Handler {
 		cfg.SessionTimeout = timeout - time.Second
 	case ReusesUIDs:
 		cfg.Random = b
+	case SequentialIDs:
+		cfg.Random = &counter{}
 	}
 	b.site = reference.NewSite(cfg)
 	b.srv = reference.NewServer(b.site, nil)
 	return b
+}
+
+// counter is a uid source that counts: 32 bytes, big-endian.
+type counter struct {
+	mu sync.Mutex
+	n  uint64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	clear(p)
+	for i, v := len(p)-1, c.n; i >= 0 && v > 0; i, v = i-1, v>>8 {
+		p[i] = byte(v)
+	}
+	return len(p), nil
 }
 
 type broken struct {
