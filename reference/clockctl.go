@@ -1,6 +1,7 @@
 package reference
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,16 +13,23 @@ import (
 // the fake clock past what time.Time can hold.
 const maxAdvance = 100 * 365 * 24 * time.Hour
 
-// serveClock is the clock-control resource, present only on a fake clock:
+// ClockControl serves the clock-control resource of the target contract
+// for any clock the server drives:
 //
 //	GET  /_clock                  the current virtual time, RFC 3339 with nanoseconds
 //	POST /_clock?advance=DURATION advance (Go duration syntax, e.g. 5s, 1m30s,
 //	                              1ns; not negative) and answer the new time
 //
-// POST answers only after every callback that fell due has run, so the
-// caller can observe the consequences at once. Anything else is 400 with
-// a one-line reason (or 405 for another method).
-func (srv *Server) serveClock(w http.ResponseWriter, r *http.Request) {
+// POST answers only after Advance has returned, which must be after every
+// callback that fell due has run, so the caller can observe the
+// consequences at once. Anything else is 400 with a one-line reason (or
+// 405 for another method); an Advance that fails is 503 with its error.
+type ClockControl struct {
+	Now     func() time.Time
+	Advance func(ctx context.Context, d time.Duration) error
+}
+
+func (c ClockControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		if r.URL.RawQuery != "" {
@@ -34,7 +42,10 @@ func (srv *Server) serveClock(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		srv.fake.Advance(d)
+		if err := c.Advance(r.Context(), d); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -42,7 +53,7 @@ func (srv *Server) serveClock(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	io.WriteString(w, srv.fake.Now().UTC().Format(time.RFC3339Nano)+"\n")
+	io.WriteString(w, c.Now().UTC().Format(time.RFC3339Nano)+"\n")
 }
 
 // parseAdvance reads the query of a POST /_clock: exactly one parameter,

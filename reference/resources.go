@@ -1,6 +1,7 @@
 package reference
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -78,7 +79,10 @@ type (
 // ServeHTTP routes a request to its resource.
 func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == PathClock && srv.fake != nil {
-		srv.serveClock(w, r)
+		ClockControl{Now: srv.fake.Now, Advance: func(_ context.Context, d time.Duration) error {
+			srv.fake.Advance(d)
+			return nil
+		}}.ServeHTTP(w, r)
 		return
 	}
 	var serve func(http.ResponseWriter, *http.Request)

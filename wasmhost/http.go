@@ -2,8 +2,8 @@ package wasmhost
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -13,6 +13,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/sessionspec/sessionspec/reference"
 )
 
 // The host's own resources in front of the guest.
@@ -24,9 +26,6 @@ const (
 	// discovery document.
 	PathDiscovery = "/.well-known/sessionspec"
 )
-
-// maxAdvance bounds one advance, as the reference server's clock does.
-const maxAdvance = 100 * 365 * 24 * time.Hour
 
 func tempDir() string { return os.TempDir() }
 
@@ -59,7 +58,7 @@ func (h *Host) setupProxy() {
 		},
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc(PathClock, h.serveClock)
+	mux.Handle(PathClock, h.clockControl())
 	mux.Handle("/", proxy)
 	h.handler = mux
 }
@@ -71,75 +70,17 @@ func (h *Host) setupProxy() {
 // guest unchanged.
 func (h *Host) Handler() http.Handler { return h.handler }
 
-// serveClock is the clock-control resource of the target contract:
-//
-//	GET  /_clock                  the virtual time, RFC 3339 with nanoseconds
-//	POST /_clock?advance=DURATION advance (Go duration syntax, not negative)
-//	                              and answer the new time
-//
-// Anything else is 400 with a one-line reason, or 405 for another method.
-// An advance that cannot complete (the guest has exited, or did not become
-// idle within the settle timeout) is 503.
-func (h *Host) serveClock(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != PathClock {
-		http.NotFound(w, r)
-		return
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		if r.URL.RawQuery != "" {
-			http.Error(w, "GET /_clock takes no parameters", http.StatusBadRequest)
-			return
-		}
-	case http.MethodPost:
-		d, err := parseAdvance(r.URL.RawQuery)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		_, err = h.Advance(r.Context(), d)
+// clockControl is the clock-control resource of the target contract on
+// the host's clock. An advance that cannot complete (the guest has
+// exited, or did not become idle within the settle timeout) is 503.
+func (h *Host) clockControl() http.Handler {
+	return reference.ClockControl{Now: h.clock.Now, Advance: func(ctx context.Context, d time.Duration) error {
+		_, err := h.Advance(ctx, d)
 		// The guest may have closed idle connections on its own virtual
 		// timeouts during the advance: never reuse one.
 		h.transport.CloseIdleConnections()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-	default:
-		w.Header().Set("Allow", "GET, HEAD, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	io.WriteString(w, h.clock.Now().UTC().Format(time.RFC3339Nano)+"\n")
-}
-
-// parseAdvance reads the query of a POST /_clock: exactly one parameter,
-// advance, holding a non-negative Go duration of at most maxAdvance.
-func parseAdvance(rawQuery string) (time.Duration, error) {
-	q, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		return 0, fmt.Errorf("malformed query: %v", err)
-	}
-	vals, ok := q["advance"]
-	if !ok || len(q) != 1 {
-		return 0, fmt.Errorf("POST /_clock takes exactly one parameter, advance=DURATION")
-	}
-	if len(vals) != 1 {
-		return 0, fmt.Errorf("advance given %d times; give it once", len(vals))
-	}
-	d, err := time.ParseDuration(vals[0])
-	if err != nil {
-		return 0, fmt.Errorf("advance=%q is not a duration (use Go syntax such as 5s, 1m30s, 250ms)", vals[0])
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("advance=%s is negative; the clock only moves forward", vals[0])
-	}
-	if d > maxAdvance {
-		return 0, fmt.Errorf("advance=%s is more than the limit of %s", vals[0], maxAdvance)
-	}
-	return d, nil
+		return err
+	}}
 }
 
 // addClockToDiscovery adds the host's clock to the guest's discovery
@@ -167,7 +108,8 @@ func addClockToDiscovery(resp *http.Response) error {
 // defaultPaths are the target contract's default resources: what a
 // discovery document without "paths" stands for.
 var defaultPaths = map[string]string{
-	"session": "/", "expire": "/expire", "logme": "/logme", "expired": "/expired", "counter": "/counter",
+	"session": reference.PathSession, "expire": reference.PathExpire, "logme": reference.PathLogMe,
+	"expired": reference.PathExpired, "counter": reference.PathCounter,
 }
 
 // AddClock returns the discovery document doc with paths.clock set to
