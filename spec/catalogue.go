@@ -8,7 +8,11 @@
 // talk to the target only over HTTP: see Target for what it must serve.
 package spec
 
-import "fmt"
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
 
 // Level says how binding a case is.
 type Level string
@@ -123,4 +127,31 @@ func mustLookup(id string) Case {
 		panic(fmt.Sprintf("spec: case %s is not in the catalogue", id))
 	}
 	return c
+}
+
+// Unquoted returns the cases whose cited sentence does not stand in any of
+// documents (the seed texts), after folding what the seeds spell in
+// several ways: curly quotes, mail quoting ("> "), white space, and the
+// space the HTML rendering leaves before a full stop.
+func Unquoted(documents []string) []Case {
+	var all strings.Builder
+	for _, d := range documents {
+		all.WriteString(foldQuoting(d))
+		all.WriteString(" ")
+	}
+	var missing []Case
+	for _, c := range Catalogue {
+		if c.Seed != "" && !strings.Contains(all.String(), foldQuoting(c.Seed)) {
+			missing = append(missing, c)
+		}
+	}
+	return missing
+}
+
+var mailQuote = regexp.MustCompile(`(?m)^> ?`)
+
+func foldQuoting(s string) string {
+	s = strings.NewReplacer("\u2019", "'", "\u2018", "'", "&#39;", "'").Replace(s)
+	s = mailQuote.ReplaceAllString(s, "")
+	return strings.ReplaceAll(strings.Join(strings.Fields(s), " "), " .", ".")
 }
