@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -146,44 +145,34 @@ func TestCasesAreCatalogued(t *testing.T) {
 }
 
 // Every sentence a case cites, the browser cases' included, stands in the
-// seed documents: the check of spec's TestSeedsAreQuotedVerbatim, over
-// the catalogue as this package leaves it. The seeds live beside the
-// repository (../shared/seeds); elsewhere the test says so and skips.
+// seed documents (spec.Unquoted over the catalogue as this package leaves
+// it). The seeds live beside the repository (../shared/seeds); elsewhere
+// the test says so and skips.
 func TestSeedsAreQuotedVerbatim(t *testing.T) {
 	files, _ := filepath.Glob("../../shared/seeds/*.txt")
 	if len(files) == 0 {
 		t.Skip("the seed documents are not beside this checkout (../shared/seeds)")
 	}
-	var all strings.Builder
+	var docs []string
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		all.WriteString(normalise(string(b)))
-		all.WriteString(" ")
+		docs = append(docs, string(b))
 	}
-	text := all.String()
 	browserCases := 0
 	for _, c := range spec.Catalogue {
 		if c.Area == Area {
 			browserCases++
 		}
-		if c.Seed != "" && !strings.Contains(text, normalise(c.Seed)) {
-			t.Errorf("case %s cites %q, which is not in the seeds", c.ID, c.Seed)
-		}
 	}
 	if browserCases == 0 {
 		t.Fatal("no browser case in the catalogue: the check would prove nothing")
 	}
-}
-
-// normalise folds quoting marks, mail quoting and white space, which the
-// seeds spell in several ways (the same folding as package spec's test).
-func normalise(s string) string {
-	s = strings.NewReplacer("\u2019", "'", "\u2018", "'", "&#39;", "'").Replace(s)
-	s = regexp.MustCompile(`(?m)^> ?`).ReplaceAllString(s, "")
-	return strings.ReplaceAll(strings.Join(strings.Fields(s), " "), " .", ".")
+	for _, c := range spec.Unquoted(docs) {
+		t.Errorf("case %s cites %q, which is not in the seeds", c.ID, c.Seed)
+	}
 }
 
 func TestFindChromium(t *testing.T) {

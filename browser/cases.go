@@ -113,12 +113,14 @@ var _ = scenarioCase(spec.Case{
 	alice.open("expire", p.T.Paths.Expire)
 	Expect(alice.open("counter-after-expire", p.T.Paths.Counter).number()).To(Equal(1), "alice's counter after her session was expired")
 	aliceID := alice.open("top-page-after-expire", p.T.Paths.Session).id()
+	aliceLast := time.Now()
 	Expect(aliceID).NotTo(Equal(before), "after expire alice must have a new session")
 
 	bob := s.user("bob")
 	Expect(bob.open("top-page", p.T.Paths.Session).id()).NotTo(Equal(aliceID), "bob, in a browser context of his own, must not get alice's session")
 	Expect(bob.open("counter", p.T.Paths.Counter).number()).To(Equal(1), "bob's first visit to the counter")
 	Expect(bob.reload("counter-reload-1").number()).To(Equal(2), "bob's counter after one reload")
+	s.stillAlive(aliceLast, "alice")
 	Expect(alice.open("counter-again", p.T.Paths.Counter).number()).To(Equal(2), "alice's counter after bob's visits")
 	Expect(bob.reload("counter-reload-2").number()).To(Equal(3), "bob's counter after alice's visit")
 })
@@ -143,12 +145,14 @@ var _ = scenarioCase(spec.Case{
 		Expect(second.open("counter", p.T.Paths.Counter).number()).To(Equal(2), "the counter in alice's second tab must go on from her first tab's")
 	}
 
+	aliceLast := time.Now()
 	bob := s.user("bob")
 	bobID := bob.open("top-page", p.T.Paths.Session).id()
 	Expect(bobID).NotTo(Equal(id), "bob, in a browser context of his own, must not get alice's session")
 	if p.T.Paths.Counter != "" {
 		Expect(bob.open("counter", p.T.Paths.Counter).number()).To(Equal(1), "bob's first visit to the counter")
 	}
+	s.stillAlive(aliceLast, "alice")
 	Expect(second.open("top-page-again", p.T.Paths.Session).id()).To(Equal(id), "alice's session after bob's visits")
 	aliceJar, bobJar := alice.jar(), bob.jar()
 	s.note("the cookie jars:\n  alice:\n%s\n  bob:\n%s", indent(renderJar(aliceJar), "    "), indent(renderJar(bobJar), "    "))
@@ -203,6 +207,17 @@ var _ = scenarioCase(spec.Case{
 	after.setCookie("old-cookie-back", p.T.Cookie, cookie.Value)
 	Expect(after.reload("top-page-with-old-cookie").id()).To(Equal(id), "with its old cookie back, the browser must find the old session still alive on the server")
 })
+
+// stillAlive ends the case as not applicable when, on the wall clock,
+// who's last visit (at last) is so long ago that the session may have
+// timed out for real while the browser worked on another user's steps:
+// the case could then not tell a target's fault from the browser's pace.
+func (s *scenario) stillAlive(last time.Time, who string) {
+	if gap := time.Since(last); !s.p.T.Controlled() && gap >= s.p.T.Timeout-s.p.T.Tolerance {
+		s.notApplicable("%s's last visit was %s ago, too near the session timeout %s to expect her session alive; use a longer timeout or a clock",
+			who, gap.Round(time.Millisecond), s.p.T.Timeout)
+	}
+}
 
 // idle lets d of the target's time pass with no visit, noted as a step.
 func (s *scenario) idle(d time.Duration) {
