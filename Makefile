@@ -125,8 +125,8 @@ test-twisted: ## Twisted 22.4 itself (targets/twisted): seed examples on the wal
 	$(call stage,twisted: the docs' ExpirationLogger example (5 s; stdout))
 	@bash targets/twisted/check.sh logger
 
-test-fuzz: ## every fuzz target for 5 s (cookie parsing, clock parameters, discovery, expectations)
-	$(call stage,fuzz: 5s per target)
+test-fuzz: ## every fuzz target for 20,000 inputs (cookie parsing, clock parameters, discovery, expectations)
+	$(call stage,fuzz: 20000 inputs per target)
 	@bash ci/fuzz.sh
 
 fuzz: ## every fuzz target for FUZZTIME (default 10m)
