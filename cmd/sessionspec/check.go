@@ -86,16 +86,9 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	fs.StringVar(&c.chromium, "chromium", "", "the Chromium to run for --browser, a `path` or a name on PATH (default: $"+browser.EnvChromium+", else /usr/bin/chromium, chromium, chromium-browser, google-chrome)")
 
 	// Flags may come before or after the URL.
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return c, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return c, err
 	}
 	if len(positional) > 1 {
 		return c, fmt.Errorf("want at most one URL, got %q", positional)

@@ -65,16 +65,9 @@ func parseHostFlags(args []string, stderr io.Writer) (hostConfig, error) {
 	fs.DurationVar(&c.timeout, "timeout", 0, "session `timeout` for the guest, passed as SESSIONSPEC_TIMEOUT (default: the guest's own, 900s for the sessionspec guests)")
 	fs.Var((*envFlag)(&c.env), "env", "`KEY=VALUE` in the guest's environment (repeatable)")
 	fs.StringVar(&c.cacheDir, "cachedir", wasmhost.DefaultCacheDir(), "`directory` for compiled code, kept across runs (empty: none)")
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return c, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return c, err
 	}
 	if len(positional) != 1 {
 		return c, fmt.Errorf("want one MODULE.wasm, got %q (guest arguments go after --)", positional)
