@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 fuzztime=${FUZZTIME:-20000x}
 total=0
-for pkg in ./reference ./spec; do
+for pkg in ./contract ./reference ./spec; do
 	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
 		log=$(mktemp)
 		ok=0

@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+
+	"github.com/sessionspec/sessionspec/contract"
 )
 
 // uidBytes is the size of a uid: 256 bits, 64 hex digits in a cookie.
@@ -72,9 +74,9 @@ func parseUID(v string) (id [uidBytes]byte, ok bool) {
 // separate name, and here a separate set of sessions, over TLS.
 func cookieName(r *http.Request) string {
 	if r.TLS != nil {
-		return SecureCookieName
+		return contract.SecureCookieName
 	}
-	return CookieName
+	return contract.CookieName
 }
 
 // GetSession returns the session of the request, as Twisted's

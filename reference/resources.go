@@ -13,18 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessionspec/sessionspec/contract"
 	"github.com/sessionspec/sessionspec/fakeclock"
-)
-
-// The paths of the seed resources, as the discovery document lists them.
-const (
-	PathSession   = "/"
-	PathExpire    = "/expire"
-	PathLogMe     = "/logme"
-	PathExpired   = "/expired"
-	PathCounter   = "/counter"
-	PathClock     = "/_clock"
-	PathDiscovery = "/.well-known/sessionspec"
 )
 
 // feedLimit bounds the expired feed; past it the oldest lines are dropped.
@@ -78,8 +68,8 @@ type (
 
 // ServeHTTP routes a request to its resource.
 func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == PathClock && srv.fake != nil {
-		ClockControl{Now: srv.fake.Now, Advance: func(_ context.Context, d time.Duration) error {
+	if r.URL.Path == contract.PathClock && srv.fake != nil {
+		contract.ClockControl{Now: srv.fake.Now, Advance: func(_ context.Context, d time.Duration) error {
 			srv.fake.Advance(d)
 			return nil
 		}}.ServeHTTP(w, r)
@@ -87,17 +77,17 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var serve func(http.ResponseWriter, *http.Request)
 	switch r.URL.Path {
-	case PathSession:
+	case contract.PathSession:
 		serve = srv.serveShow
-	case PathExpire:
+	case contract.PathExpire:
 		serve = srv.serveExpire
-	case PathLogMe:
+	case contract.PathLogMe:
 		serve = srv.serveLogMe
-	case PathCounter:
+	case contract.PathCounter:
 		serve = srv.serveCounter
-	case PathExpired:
+	case contract.PathExpired:
 		serve = srv.serveExpired
-	case PathDiscovery:
+	case contract.PathDiscovery:
 		serve = srv.serveDiscovery
 	default:
 		http.NotFound(w, r)
@@ -223,41 +213,19 @@ func (srv *Server) serveExpired(w http.ResponseWriter, r *http.Request) {
 	writeText(w, b.String())
 }
 
-// Discovery is the document served at /.well-known/sessionspec. It tells a
-// conformance suite everything beyond the URL that it needs.
-type Discovery struct {
-	Version        int     `json:"sessionspec"`
-	Implementation string  `json:"implementation,omitempty"`
-	Cookie         string  `json:"cookie,omitempty"`
-	TimeoutSeconds float64 `json:"timeout_seconds"`
-	Paths          Paths   `json:"paths"`
-}
-
-// Paths are the target's resources, relative to its URL. An empty path
-// means the target has no such resource.
-type Paths struct {
-	Session string `json:"session"`
-	Expire  string `json:"expire,omitempty"`
-	LogMe   string `json:"logme,omitempty"`
-	Expired string `json:"expired,omitempty"`
-	Counter string `json:"counter,omitempty"`
-	Clock   string `json:"clock,omitempty"`
-}
-
 // Discovery describes this server, as seen over plain HTTP.
-func (srv *Server) Discovery() Discovery {
-	d := Discovery{
+func (srv *Server) Discovery() contract.Discovery {
+	timeout := srv.site.SessionTimeout().Seconds()
+	paths := contract.DefaultPaths
+	d := contract.Discovery{
 		Version:        1,
 		Implementation: "sessionspec reference",
-		Cookie:         CookieName,
-		TimeoutSeconds: srv.site.SessionTimeout().Seconds(),
-		Paths: Paths{
-			Session: PathSession, Expire: PathExpire, LogMe: PathLogMe,
-			Expired: PathExpired, Counter: PathCounter,
-		},
+		Cookie:         contract.CookieName,
+		TimeoutSeconds: &timeout,
+		Paths:          &paths,
 	}
 	if srv.fake != nil {
-		d.Paths.Clock = PathClock
+		d.Paths.Clock = contract.PathClock
 	}
 	return d
 }

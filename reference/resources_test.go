@@ -1,13 +1,14 @@
 package reference_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sessionspec/sessionspec/contract"
 	"github.com/sessionspec/sessionspec/fakeclock"
 	"github.com/sessionspec/sessionspec/reference"
 )
@@ -182,13 +183,14 @@ func TestLogMeAndExpiredFeed(t *testing.T) {
 func TestDiscovery(t *testing.T) {
 	srv, _ := newServer(t, 5*time.Second)
 	a := (&browser{t: t, h: srv}).get("/.well-known/sessionspec")
-	var d reference.Discovery
-	if err := json.Unmarshal([]byte(a.body), &d); err != nil {
+	d, err := contract.ParseDiscovery([]byte(a.body))
+	if err != nil {
 		t.Fatalf("discovery document: %v\n%s", err, a.body)
 	}
-	want := reference.Discovery{Version: 1, Implementation: "sessionspec reference", Cookie: "TWISTED_SESSION", TimeoutSeconds: 5,
-		Paths: reference.Paths{Session: "/", Expire: "/expire", LogMe: "/logme", Expired: "/expired", Counter: "/counter", Clock: "/_clock"}}
-	if d != want || len(a.setCookie) != 0 {
+	five := 5.0
+	want := contract.Discovery{Version: 1, Implementation: "sessionspec reference", Cookie: "TWISTED_SESSION", TimeoutSeconds: &five,
+		Paths: &contract.Paths{Session: "/", Expire: "/expire", LogMe: "/logme", Expired: "/expired", Counter: "/counter", Clock: "/_clock"}}
+	if !reflect.DeepEqual(d, want) || len(a.setCookie) != 0 {
 		t.Fatalf("discovery = %+v (cookies %q), want %+v and no cookie", d, a.setCookie, want)
 	}
 	real := reference.NewServer(reference.NewSite(reference.Config{}), nil)

@@ -16,18 +16,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessionspec/sessionspec/contract"
 	"github.com/sessionspec/sessionspec/fakeclock"
 )
 
 // DefaultTimeout is how long a session may go unused before it expires:
 // Twisted's Session.sessionTimeout, "the default is 15 minutes".
-const DefaultTimeout = 900 * time.Second
-
-// Cookie names, as Twisted uses them over plain HTTP and over TLS.
-const (
-	CookieName       = "TWISTED_SESSION"
-	SecureCookieName = "TWISTED_SECURE_SESSION"
-)
+const DefaultTimeout = contract.DefaultTimeout
 
 // ErrSiteFull is returned by GetSession when the site already holds
 // Config.MaxSessions live sessions and a new one would be needed.

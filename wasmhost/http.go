@@ -14,17 +14,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sessionspec/sessionspec/reference"
-)
-
-// The host's own resources in front of the guest.
-const (
-	// PathClock is the clock-control resource the host serves and adds
-	// to the guest's discovery document.
-	PathClock = "/_clock"
-	// PathDiscovery is where the sessionspec target contract puts the
-	// discovery document.
-	PathDiscovery = "/.well-known/sessionspec"
+	"github.com/sessionspec/sessionspec/contract"
 )
 
 func tempDir() string { return os.TempDir() }
@@ -58,7 +48,7 @@ func (h *Host) setupProxy() {
 		},
 	}
 	mux := http.NewServeMux()
-	mux.Handle(PathClock, h.clockControl())
+	mux.Handle(contract.PathClock, h.clockControl())
 	mux.Handle("/", proxy)
 	h.handler = mux
 }
@@ -74,7 +64,7 @@ func (h *Host) Handler() http.Handler { return h.handler }
 // the host's clock. An advance that cannot complete (the guest has
 // exited, or did not become idle within the settle timeout) is 503.
 func (h *Host) clockControl() http.Handler {
-	return reference.ClockControl{Now: h.clock.Now, Advance: func(ctx context.Context, d time.Duration) error {
+	return contract.ClockControl{Now: h.clock.Now, Advance: func(ctx context.Context, d time.Duration) error {
 		_, err := h.Advance(ctx, d)
 		// The guest may have closed idle connections on its own virtual
 		// timeouts during the advance: never reuse one.
@@ -87,7 +77,7 @@ func (h *Host) clockControl() http.Handler {
 // document. The guest cannot advertise it: it does not know its time is
 // virtual.
 func addClockToDiscovery(resp *http.Response) error {
-	if resp.Request == nil || resp.Request.URL.Path != PathDiscovery || resp.StatusCode != http.StatusOK ||
+	if resp.Request == nil || resp.Request.URL.Path != contract.PathDiscovery || resp.StatusCode != http.StatusOK ||
 		resp.Header.Get("Content-Encoding") != "" || resp.Request.Method != http.MethodGet {
 		return nil
 	}
@@ -96,20 +86,13 @@ func addClockToDiscovery(resp *http.Response) error {
 	if err != nil {
 		return err
 	}
-	if doc, ok := AddClock(body, PathClock); ok {
+	if doc, ok := AddClock(body, contract.PathClock); ok {
 		body = doc
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	return nil
-}
-
-// defaultPaths are the target contract's default resources: what a
-// discovery document without "paths" stands for.
-var defaultPaths = map[string]string{
-	"session": reference.PathSession, "expire": reference.PathExpire, "logme": reference.PathLogMe,
-	"expired": reference.PathExpired, "counter": reference.PathCounter,
 }
 
 // AddClock returns the discovery document doc with paths.clock set to
@@ -128,8 +111,10 @@ func AddClock(doc []byte, clock string) ([]byte, bool) {
 			return doc, false
 		}
 	} else {
-		for k, v := range defaultPaths {
-			paths[k], _ = json.Marshal(v)
+		for _, name := range contract.PathNames {
+			if v := contract.DefaultPaths.Get(name); v != "" {
+				paths[name], _ = json.Marshal(v)
+			}
 		}
 	}
 	paths["clock"], _ = json.Marshal(clock)

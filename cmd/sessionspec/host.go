@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionspec/sessionspec/contract"
 	"github.com/sessionspec/sessionspec/wasmhost"
 )
 
@@ -122,7 +123,7 @@ func host(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	go func() { served <- hs.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(out, "sessionspec host: serving %s at %s/ on a virtual clock (POST %s%s?advance=DURATION); the guest listens on %s\n",
-		c.module, url, url, wasmhost.PathClock, h.GuestAddr())
+		c.module, url, url, contract.PathClock, h.GuestAddr())
 
 	code := exitOK
 	select {

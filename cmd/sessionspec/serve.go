@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessionspec/sessionspec/contract"
 	"github.com/sessionspec/sessionspec/fakeclock"
 	"github.com/sessionspec/sessionspec/internal/faulty"
 	"github.com/sessionspec/sessionspec/reference"
@@ -221,7 +222,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	clock := "real clock"
 	if c.fakeClock {
-		clock = "fake clock, POST " + rs.URL + reference.PathClock + "?advance=DURATION"
+		clock = "fake clock, POST " + rs.URL + contract.PathClock + "?advance=DURATION"
 	}
 	fmt.Fprintf(out, "sessionspec reference serving %s/ (timeout %s, %s)\n", rs.URL, c.timeout, clock)
 	select {

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessionspec/sessionspec/contract"
 	"github.com/sessionspec/sessionspec/fakeclock"
 	"github.com/sessionspec/sessionspec/reference"
 )
@@ -135,35 +136,36 @@ func (b *broken) Read(p []byte) (int, error) {
 
 func (b *broken) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.URL.Path == reference.PathDiscovery:
+	case r.URL.Path == contract.PathDiscovery:
 		d := b.srv.Discovery()
 		d.Implementation = "faulty reference (" + string(b.fault) + ")"
-		d.TimeoutSeconds = b.timeout.Seconds()
+		secs := b.timeout.Seconds()
+		d.TimeoutSeconds = &secs
 		writeJSON(w, d)
 		return
 	case b.fault == NewIDEveryResponse:
 		r.Header.Del("Cookie")
-	case b.fault == ExpireDoesNothing && r.URL.Path == reference.PathExpire:
+	case b.fault == ExpireDoesNothing && r.URL.Path == contract.PathExpire:
 		if _, err := b.site.GetSession(w, r); err == nil {
 			fmt.Fprint(w, "Your session has been expired.")
 		}
 		return
-	case b.fault == SharedCounter && r.URL.Path == reference.PathCounter:
+	case b.fault == SharedCounter && r.URL.Path == contract.PathCounter:
 		b.site.GetSession(w, r)
 		fmt.Fprintf(w, "Visit #%d for you!", b.counter.Add(1))
 		return
-	case b.fault == AdoptsClientIDs && r.URL.Path == reference.PathSession:
-		if c, err := r.Cookie(reference.CookieName); err == nil && c.Value != "" {
+	case b.fault == AdoptsClientIDs && r.URL.Path == contract.PathSession:
+		if c, err := r.Cookie(contract.CookieName); err == nil && c.Value != "" {
 			if _, live := b.site.Session(c.Value); !live {
 				fmt.Fprintf(w, "Your session id is: %s", c.Value)
 				return
 			}
 		}
-	case b.fault == StuckClock && r.URL.Path == reference.PathClock:
+	case b.fault == StuckClock && r.URL.Path == contract.PathClock:
 		b.stuckClock(w, r)
 		return
-	case b.fault == NoTimeoutNotice && r.URL.Path == reference.PathExpire:
-		if c, err := r.Cookie(reference.CookieName); err == nil {
+	case b.fault == NoTimeoutNotice && r.URL.Path == contract.PathExpire:
+		if c, err := r.Cookie(contract.CookieName); err == nil {
 			b.mu.Lock()
 			if b.explicit == nil {
 				b.explicit = map[string]bool{}
@@ -171,7 +173,7 @@ func (b *broken) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			b.explicit[c.Value] = true
 			b.mu.Unlock()
 		}
-	case (b.fault == NotifiesTwice || b.fault == NoTimeoutNotice) && r.URL.Path == reference.PathExpired:
+	case (b.fault == NotifiesTwice || b.fault == NoTimeoutNotice) && r.URL.Path == contract.PathExpired:
 		b.serveFeed(w)
 		return
 	}
@@ -188,7 +190,7 @@ func (b *broken) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // created reacts to a new session, for the faults that need to.
 func (b *broken) created(setCookies []string) {
 	for _, sc := range setCookies {
-		uid, ok := strings.CutPrefix(sc, reference.CookieName+"=")
+		uid, ok := strings.CutPrefix(sc, contract.CookieName+"=")
 		if !ok {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionspec/sessionspec/contract"
 	"github.com/sessionspec/sessionspec/fakeclock"
 	"github.com/sessionspec/sessionspec/reference"
 )
@@ -44,7 +45,7 @@ func NewHostile(h Hostility, clock *fakeclock.Fake) http.Handler {
 	timeout := reference.DefaultTimeout
 	honest := reference.NewServer(reference.NewSite(reference.Config{Clock: clock, SessionTimeout: timeout}), nil)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		session := r.URL.Path == reference.PathSession
+		session := r.URL.Path == contract.PathSession
 		switch {
 		case h == Hangs && session:
 			<-r.Context().Done()
@@ -60,7 +61,7 @@ func NewHostile(h Hostility, clock *fakeclock.Fake) http.Handler {
 		case h == Garbage && session:
 			w.Write([]byte{0x00, 0xff, 0xfe, 0x1b, '[', '2', 'J', 0x07, 0x80})
 			return
-		case h == ServerErrors && r.URL.Path != reference.PathDiscovery && r.URL.Path != reference.PathClock:
+		case h == ServerErrors && r.URL.Path != contract.PathDiscovery && r.URL.Path != contract.PathClock:
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		case h == RedirectLoop && session:
@@ -75,12 +76,13 @@ func NewHostile(h Hostility, clock *fakeclock.Fake) http.Handler {
 				}
 			}
 			return
-		case h == LyingTimeout && r.URL.Path == reference.PathDiscovery:
+		case h == LyingTimeout && r.URL.Path == contract.PathDiscovery:
 			d := honest.Discovery()
-			d.TimeoutSeconds = 5
+			five := 5.0
+			d.TimeoutSeconds = &five
 			writeJSON(w, d)
 			return
-		case h == LyingClock && r.URL.Path == reference.PathDiscovery:
+		case h == LyingClock && r.URL.Path == contract.PathDiscovery:
 			d := honest.Discovery()
 			d.Paths.Clock = "/not-a-clock"
 			writeJSON(w, d)
@@ -88,7 +90,7 @@ func NewHostile(h Hostility, clock *fakeclock.Fake) http.Handler {
 		case h == LyingClock && r.URL.Path == "/not-a-clock":
 			fmt.Fprintln(w, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339Nano))
 			return
-		case h == GarbageDiscovery && r.URL.Path == reference.PathDiscovery:
+		case h == GarbageDiscovery && r.URL.Path == contract.PathDiscovery:
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, `{"sessionspec": 1, "timeout_seconds": "soon", `)
 			return

@@ -1,0 +1,203 @@
+// Package contract is the sessionspec target contract, written once: the
+// resources a target serves and their default paths, the discovery
+// document and its strict parser, the session cookie's names, the default
+// timeout, and the clock-control protocol (a handler for servers, a
+// client for the suite).
+//
+// The suite (package spec), the reference server and the WebAssembly
+// host all use it; it imports nothing of theirs.
+//
+//	d, err := contract.ParseDiscovery(body) // unknown fields are errors
+//	paths := contract.DefaultPaths          // "/", "/expire", ...
+//	http.Handle(contract.PathClock, contract.ClockControl{Now: clk.Now, Advance: adv})
+package contract
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultTimeout is Twisted's session timeout ("The default is 15
+// minutes"), assumed when a target does not say otherwise.
+const DefaultTimeout = 900 * time.Second
+
+// The session cookie's names, Twisted's: over plain HTTP and over TLS.
+const (
+	CookieName       = "TWISTED_SESSION"
+	SecureCookieName = "TWISTED_SECURE_SESSION"
+)
+
+// The default paths of the resources, and the discovery document's.
+const (
+	PathSession   = "/"
+	PathExpire    = "/expire"
+	PathLogMe     = "/logme"
+	PathExpired   = "/expired"
+	PathCounter   = "/counter"
+	PathClock     = "/_clock"
+	PathDiscovery = "/.well-known/sessionspec"
+)
+
+// Paths are a target's resources, relative to its base URL. An empty
+// path means the target does not serve that resource; the cases that need
+// it are then not applicable.
+type Paths struct {
+	Session string `json:"session"`           // "Your session id is: <uid>"
+	Expire  string `json:"expire,omitempty"`  // expires the current session
+	LogMe   string `json:"logme,omitempty"`   // registers an expiry notification, once per session
+	Expired string `json:"expired,omitempty"` // text/plain: uids whose notification fired, one per line
+	Counter string `json:"counter,omitempty"` // per-session counter: the first integer in the body
+	Clock   string `json:"clock,omitempty"`   // clock control: GET now, POST ?advance=DURATION
+}
+
+// PathNames are the names of the resources, as the discovery document
+// and --paths spell them.
+var PathNames = []string{"session", "expire", "logme", "expired", "counter", "clock"}
+
+// DefaultPaths are the paths a target without a discovery document is
+// assumed to serve (no clock: its time is the wall clock).
+var DefaultPaths = Paths{Session: PathSession, Expire: PathExpire, LogMe: PathLogMe, Expired: PathExpired, Counter: PathCounter}
+
+func (p *Paths) field(name string) (*string, bool) {
+	f, ok := map[string]*string{"session": &p.Session, "expire": &p.Expire, "logme": &p.LogMe,
+		"expired": &p.Expired, "counter": &p.Counter, "clock": &p.Clock}[name]
+	return f, ok
+}
+
+// Get returns the path named name (one of PathNames).
+func (p Paths) Get(name string) string {
+	f, ok := p.field(name)
+	if !ok {
+		return ""
+	}
+	return *f
+}
+
+// Set sets the path named name; an empty path means the target does not
+// serve that resource, except for the session page, which every target
+// serves. A path is relative to the target's base URL; Set also takes an
+// absolute URL, which only a user may give (a discovery document cannot:
+// see CheckPath).
+func (p *Paths) Set(name, path string) error {
+	f, ok := p.field(name)
+	switch {
+	case !ok:
+		return fmt.Errorf("%q is not one of %s", name, strings.Join(PathNames, ", "))
+	case name == "session" && path == "":
+		return errors.New("the session path cannot be empty")
+	}
+	if _, err := url.Parse(path); err != nil {
+		return fmt.Errorf("%s path %q: %v", name, path, err)
+	}
+	*f = path
+	return nil
+}
+
+// CheckPath reports whether path can name a resource of a target: a path
+// (absolute or relative to the base URL) and query, with no scheme, host
+// or fragment, so that it cannot lead anywhere but the target's origin.
+func CheckPath(path string) error {
+	if path == "" {
+		return nil
+	}
+	u, err := url.Parse(path)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "" || u.Host != "" || u.User != nil || strings.HasPrefix(path, "//") {
+		return errors.New("must be a path on the target, not a URL of its own")
+	}
+	if u.Fragment != "" {
+		return errors.New("must not have a fragment")
+	}
+	return nil
+}
+
+// Discovery is the document a target may serve at PathDiscovery. Every
+// field but the version is optional; what is missing keeps its default.
+type Discovery struct {
+	Version        int      `json:"sessionspec"`
+	Implementation string   `json:"implementation,omitempty"`
+	Cookie         string   `json:"cookie,omitempty"`
+	TimeoutSeconds *float64 `json:"timeout_seconds,omitempty"`
+	Paths          *Paths   `json:"paths,omitempty"`
+	IDFromCookie   bool     `json:"id_from_cookie,omitempty"`
+}
+
+// MaxDiscovery bounds the discovery document a client reads.
+const MaxDiscovery = 64 << 10
+
+// MaxTimeout bounds the timeout a target can declare: a year.
+const MaxTimeout = 366 * 24 * time.Hour
+
+// MinTimeout is the shortest timeout a target can declare.
+const MinTimeout = time.Millisecond
+
+// ParseDiscovery checks and decodes a discovery document. Unknown fields
+// are errors, so a typo cannot pass silently.
+func ParseDiscovery(body []byte) (Discovery, error) {
+	var d Discovery
+	if len(body) > MaxDiscovery {
+		return d, fmt.Errorf("discovery document is over %d KiB", MaxDiscovery>>10)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return d, fmt.Errorf("discovery document is not valid: %v", err)
+	}
+	if dec.More() {
+		return d, errors.New("discovery document has data after the JSON object")
+	}
+	if d.Version != 1 {
+		return d, fmt.Errorf("discovery document: \"sessionspec\" is %d, want 1", d.Version)
+	}
+	if d.TimeoutSeconds != nil {
+		s := *d.TimeoutSeconds
+		if math.IsNaN(s) || s*float64(time.Second) < float64(MinTimeout) || s*float64(time.Second) > float64(MaxTimeout) {
+			return d, fmt.Errorf("discovery document: timeout_seconds %v is not between %s and %s", s, MinTimeout, MaxTimeout)
+		}
+	}
+	if d.Cookie != "" && !ValidCookieName(d.Cookie) {
+		return d, fmt.Errorf("discovery document: cookie %q is not a cookie name", d.Cookie)
+	}
+	if p := d.Paths; p != nil {
+		if p.Session == "" {
+			return d, errors.New("discovery document: paths.session is required when paths is given")
+		}
+		for _, name := range PathNames {
+			if err := CheckPath(p.Get(name)); err != nil {
+				return d, fmt.Errorf("discovery document: paths.%s %q: %v", name, p.Get(name), err)
+			}
+		}
+	}
+	return d, nil
+}
+
+// Timeout returns the document's timeout, or def when it gives none.
+func (d Discovery) Timeout(def time.Duration) time.Duration {
+	if d.TimeoutSeconds == nil {
+		return def
+	}
+	return time.Duration(*d.TimeoutSeconds * float64(time.Second))
+}
+
+// ValidCookieName reports whether name is an RFC 6265 cookie name (an
+// RFC 7230 token).
+func ValidCookieName(name string) bool {
+	if name == "" || len(name) > 256 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
