@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/onsi/ginkgo/v2"
 )
 
 // Options shape the browser cases of a run.
@@ -365,8 +364,6 @@ func Stop() {
 		state.profile = ""
 	}
 }
-
-var _ = ginkgo.AfterSuite(Stop)
 
 // screenshotDir makes the screenshot directory on first use and clears
 // the screenshots of an earlier run from it.

@@ -18,7 +18,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
-	"github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/sessionspec/sessionspec/spec"
@@ -34,9 +33,10 @@ type scenario struct {
 	skipping bool // the case ends as not applicable: no failure evidence
 }
 
-// scenarioCase registers a browser case whose body plays a scenario.
-func scenarioCase(c spec.Case, body func(s *scenario)) bool {
-	return spec.Register(c, func(p *spec.Probe) { play(p, c.ID, body) })
+// scenarioCase makes a browser case whose body plays a scenario.
+func scenarioCase(c spec.Case, body func(s *scenario)) spec.Case {
+	c.Check = func(p *spec.Probe) { play(p, c.ID, body) }
+	return c
 }
 
 // play runs body and closes every tab it opened. A case that fails (or
@@ -69,7 +69,6 @@ func (s *scenario) stepTimeout() time.Duration { return s.p.T.RequestTimeout + 5
 // user opens a new user: an isolated browser context of the run's
 // Chromium (its own cookie jar, empty) with one tab.
 func (s *scenario) user(name string) *tab {
-	ginkgo.GinkgoHelper()
 	b, err := sharedBrowser(s.p.Context())
 	if err != nil {
 		s.p.Abort("%v", err)
@@ -85,7 +84,6 @@ func (s *scenario) user(name string) *tab {
 // browser context: the one whose cookie jar is kept in the profile on
 // disk, as a person's browser keeps it. No other case uses it.
 func (s *scenario) person(name string) *tab {
-	ginkgo.GinkgoHelper()
 	b, err := sharedBrowser(s.p.Context())
 	if err != nil {
 		s.p.Abort("%v", err)
@@ -96,7 +94,6 @@ func (s *scenario) person(name string) *tab {
 // restart closes the run's Chromium, as a person closes the browser, and
 // starts it again on the same profile; it returns the new first tab.
 func (s *scenario) restart(name string) *tab {
-	ginkgo.GinkgoHelper()
 	for _, t := range s.tabs {
 		if t.first {
 			t.closed = true
@@ -124,7 +121,6 @@ type tab struct {
 
 // newTab opens another tab in the browser context of t: the same user.
 func (t *tab) newTab(name string) *tab {
-	ginkgo.GinkgoHelper()
 	ctx, cancel := chromedp.NewContext(t.ctx)
 	// The first run makes the tab and binds it to ctx: no deadline on it.
 	err := bounded(t.s.p.Context(), t.s.stepTimeout(), cancel, func() error { return chromedp.Do(ctx) })
@@ -136,7 +132,6 @@ func (t *tab) newTab(name string) *tab {
 
 // attach makes a tab of a chromedp context that has run once.
 func (s *scenario) attach(name string, ctx context.Context, cancel context.CancelFunc, b *chromium, first bool) *tab {
-	ginkgo.GinkgoHelper()
 	t := &tab{s: s, name: name, ctx: ctx, cancel: cancel, browser: b, first: first}
 	s.tabs = append(s.tabs, t)
 	// An interrupted case closes its tabs at once.
@@ -156,7 +151,6 @@ func (s *scenario) attach(name string, ctx context.Context, cancel context.Cance
 // that fails to do it, or a target it cannot load, is a harness or target
 // error (exit code 2), not a conformance failure.
 func (t *tab) do(what string, f func(ctx context.Context) error) {
-	ginkgo.GinkgoHelper()
 	if err := t.try(f); err != nil {
 		t.s.p.Abort("browser [%s]: %s: %v", t.name, what, oneLine(err.Error(), 300))
 	}
@@ -211,28 +205,25 @@ func (pg shown) String() string {
 // for a target whose page shows none and that says so (IDFromCookie), the
 // value of the session cookie in the browser's jar.
 func (pg shown) id() string {
-	ginkgo.GinkgoHelper()
 	id, ok := (&spec.Response{Body: pg.Text}).SessionID()
 	if !ok && pg.t.s.p.T.IDFromCookie {
 		if c := pg.t.s.sessionCookie(pg.t.jar()); c != nil {
 			return c.Value
 		}
 	}
-	Expect(ok).To(BeTrue(), "[%s] the page must show \"Your session id is: <id>\"; the browser shows %s", pg.t.name, pg)
+	pg.t.s.p.Expect(ok).To(BeTrue(), "[%s] the page must show \"Your session id is: <id>\"; the browser shows %s", pg.t.name, pg)
 	return id
 }
 
 // number returns the first integer the page shows: the counter.
 func (pg shown) number() int {
-	ginkgo.GinkgoHelper()
 	n, ok := (&spec.Response{Body: pg.Text}).Number()
-	Expect(ok).To(BeTrue(), "[%s] the counter page must show a number; the browser shows %s", pg.t.name, pg)
+	pg.t.s.p.Expect(ok).To(BeTrue(), "[%s] the counter page must show a number; the browser shows %s", pg.t.name, pg)
 	return n
 }
 
 // open loads a path of the target, as a person typing its address.
 func (t *tab) open(slug, path string) shown {
-	ginkgo.GinkgoHelper()
 	u := t.s.p.T.Resolve(path)
 	return t.navigate(slug, "open "+u, func(ctx context.Context) (*network.Response, error) {
 		return chromedp.Run(ctx, chromedp.NavigateResponse(u))
@@ -241,7 +232,6 @@ func (t *tab) open(slug, path string) shown {
 
 // reload reloads the page, as the reload button does.
 func (t *tab) reload(slug string) shown {
-	ginkgo.GinkgoHelper()
 	return t.navigate(slug, "reload", func(ctx context.Context) (*network.Response, error) {
 		return chromedp.RunResponse(ctx, chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
 			_, err := cdp.Call(ctx, tt, page.Reload, page.ReloadParams{})
@@ -252,7 +242,6 @@ func (t *tab) reload(slug string) shown {
 
 // back goes back one page in the tab's history, as the back button does.
 func (t *tab) back(slug string) shown {
-	ginkgo.GinkgoHelper()
 	return t.navigate(slug, "back", func(ctx context.Context) (*network.Response, error) {
 		return chromedp.RunResponse(ctx, chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
 			h, err := cdp.Call(ctx, tt, page.GetNavigationHistory, cdp.Empty{})
@@ -269,7 +258,6 @@ func (t *tab) back(slug string) shown {
 }
 
 func (t *tab) navigate(slug, what string, load func(ctx context.Context) (*network.Response, error)) shown {
-	ginkgo.GinkgoHelper()
 	var resp *network.Response
 	t.do(what, func(ctx context.Context) error {
 		var err error
@@ -329,7 +317,6 @@ func capture(ctx context.Context) ([]byte, error) {
 // shot saves a screenshot of t as the case's next step and notes the
 // step in the case's evidence.
 func (s *scenario) shot(t *tab, slug, what string) {
-	ginkgo.GinkgoHelper()
 	var png []byte
 	t.do("taking a screenshot", func(ctx context.Context) error {
 		var err error
@@ -340,7 +327,6 @@ func (s *scenario) shot(t *tab, slug, what string) {
 }
 
 func (s *scenario) saveShot(t *tab, slug, what string, png []byte) {
-	ginkgo.GinkgoHelper()
 	path, err := s.save(t, slug, png)
 	if err != nil {
 		s.p.Abort("%v", err)
@@ -373,7 +359,6 @@ func (s *scenario) save(t *tab, slug string, png []byte) (string, error) {
 // the DevTools protocol (which sees HttpOnly cookies too, unlike
 // document.cookie).
 func (t *tab) jar() []*network.Cookie {
-	ginkgo.GinkgoHelper()
 	var jar []*network.Cookie
 	t.do("reading the cookie jar", func(ctx context.Context) error {
 		var err error
@@ -428,7 +413,6 @@ func cookieApplies(c *network.Cookie, u *url.URL) bool {
 // flushCookie deletes the target's session cookie from the tab's browser,
 // as a person clearing it in the browser's settings.
 func (t *tab) flushCookie(slug string) {
-	ginkgo.GinkgoHelper()
 	name := t.s.p.T.Cookie
 	t.do("flushing the "+name+" cookie", func(ctx context.Context) error {
 		_, err := chromedp.Call(ctx, network.DeleteCookies, network.DeleteCookiesParams{
@@ -442,7 +426,6 @@ func (t *tab) flushCookie(slug string) {
 // setCookie stores a cookie for the target in the tab's browser, as a
 // browser does when a response sets it.
 func (t *tab) setCookie(slug, name, value string) {
-	ginkgo.GinkgoHelper()
 	t.do("setting the "+name+" cookie", func(ctx context.Context) error {
 		_, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{
 			Name: name, Value: value, URL: t.s.p.T.URL.String(), Path: "/",

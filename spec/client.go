@@ -2,78 +2,94 @@ package spec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 )
 
-// maxBody is how much of a response body the suite reads; a target that
-// sends more is cut off there rather than exhausting the suite.
-const maxBody = 1 << 20
-
 // Exchange is one HTTP request and its response, kept as evidence.
 type Exchange struct {
 	User     string
-	Request  string // request line and headers
-	Response string // status line, headers and the start of the body
+	Request  string // request line and the headers that matter
+	Response string // status line, the headers that matter, the start of the body
 	Err      error
 }
 
-// Transcript records the exchanges of one case.
+// transcriptKeep is how many exchanges a transcript keeps at each end;
+// those between are counted, not kept, so a case that makes thousands of
+// requests holds a bounded transcript.
+const transcriptKeep = 12
+
+// Transcript records the exchanges of one case: the first and the last
+// transcriptKeep of them, and how many were left out between.
 type Transcript struct {
-	mu        sync.Mutex
-	exchanges []Exchange
-	notes     []string
+	mu      sync.Mutex
+	head    []Exchange
+	tail    []Exchange // a ring once full
+	next    int        // where the ring writes next
+	omitted int
 }
 
 func (tr *Transcript) add(e Exchange) {
 	tr.mu.Lock()
-	tr.exchanges = append(tr.exchanges, e)
-	tr.mu.Unlock()
+	defer tr.mu.Unlock()
+	switch {
+	case len(tr.head) < transcriptKeep:
+		tr.head = append(tr.head, e)
+	case len(tr.tail) < transcriptKeep:
+		tr.tail = append(tr.tail, e)
+	default:
+		tr.tail[tr.next] = e
+		tr.next = (tr.next + 1) % transcriptKeep
+		tr.omitted++
+	}
 }
 
 // Note adds a line of context (e.g. "clock advanced 899s") to the
 // evidence, in order with the exchanges.
 func (tr *Transcript) Note(format string, args ...any) {
-	tr.add(Exchange{Request: "# " + fmt.Sprintf(format, args...)})
+	tr.add(Exchange{Request: "# " + excerpt(fmt.Sprintf(format, args...), 2000)})
 }
 
-// Len reports how many exchanges were recorded.
+// Len reports how many exchanges and notes were recorded.
 func (tr *Transcript) Len() int {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return len(tr.exchanges)
+	return len(tr.head) + len(tr.tail) + tr.omitted
 }
 
-// String renders the transcript, most recent last. Long transcripts (the
-// uniqueness checks make thousands of requests) keep their first and last
-// exchanges.
+// String renders the transcript, most recent last.
 func (tr *Transcript) String() string {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	const keep = 12
 	var b strings.Builder
-	for i, e := range tr.exchanges {
-		if len(tr.exchanges) > 2*keep && i == keep {
-			fmt.Fprintf(&b, "... %d exchanges omitted ...\n\n", len(tr.exchanges)-2*keep)
-		}
-		if len(tr.exchanges) > 2*keep && i >= keep && i < len(tr.exchanges)-keep {
-			continue
-		}
+	render := func(e Exchange) {
 		if strings.HasPrefix(e.Request, "# ") {
 			fmt.Fprintf(&b, "%s\n\n", e.Request)
-			continue
+			return
 		}
 		fmt.Fprintf(&b, "[%s] >>>\n%s", e.User, e.Request)
 		if e.Err != nil {
 			fmt.Fprintf(&b, "[%s] <<< no response: %v\n\n", e.User, e.Err)
-			continue
+			return
 		}
 		fmt.Fprintf(&b, "[%s] <<<\n%s\n", e.User, e.Response)
+	}
+	for _, e := range tr.head {
+		render(e)
+	}
+	if tr.omitted > 0 {
+		fmt.Fprintf(&b, "... %d exchanges omitted ...\n\n", tr.omitted)
+	}
+	for i := range tr.tail {
+		render(tr.tail[(tr.next+i)%len(tr.tail)])
 	}
 	return b.String()
 }
@@ -87,11 +103,11 @@ type Response struct {
 	Raw        []string // the Set-Cookie lines as sent
 }
 
-// SessionCookie returns the Set-Cookie for the target's session cookie,
-// if the response sets it.
+// SessionCookie returns the Set-Cookie for the session cookie name, if
+// the response sets it.
 func (r *Response) SessionCookie(name string) (*http.Cookie, string, bool) {
 	for i, c := range r.SetCookies {
-		if c.Name == name {
+		if c.Name == name && name != "" {
 			return c, r.Raw[i], true
 		}
 	}
@@ -106,7 +122,7 @@ func (r *Response) SessionID() (string, bool) {
 	if m == nil {
 		return "", false
 	}
-	return m[1], true
+	return strings.Clone(m[1]), true
 }
 
 var (
@@ -126,60 +142,122 @@ func (r *Response) Number() (int, bool) {
 	return n, err == nil
 }
 
-// User is one browser's worth of state: a cookie jar for the target and
-// a name for the evidence.
+// maxCookies bounds the Set-Cookie headers of one response the suite
+// reads; more is a target error.
+const maxCookies = 64
+
+// User is one browser's worth of state: an RFC 6265 cookie jar
+// (net/http/cookiejar: Path, Domain, Expires and Max-Age, Secure and
+// deletion are honoured as a browser honours them) and a name for the
+// evidence.
 type User struct {
 	Name   string
 	target *Target
 	client *http.Client
 	tr     *Transcript
-	jar    map[string]*http.Cookie // by name; the target is one origin
+	jar    *cookiejar.Jar
 }
 
 // NewUser returns a user with an empty cookie jar whose exchanges are
 // recorded in tr.
 func NewUser(t *Target, name string, tr *Transcript) *User {
-	return &User{Name: name, target: t, client: t.client(), tr: tr, jar: map[string]*http.Cookie{}}
+	jar, _ := cookiejar.New(nil) // no error without options
+	return &User{Name: name, target: t, client: t.client(), tr: tr, jar: jar}
 }
 
-// Cookie returns the value the user holds for a cookie.
-func (u *User) Cookie(name string) (string, bool) {
-	c, ok := u.jar[name]
-	if !ok {
-		return "", false
+// Snapshot is the cookies a user's browser would send to the target's
+// session page at one moment: what a replay sends back.
+type Snapshot []*http.Cookie
+
+// String renders the snapshot as a Cookie header.
+func (s Snapshot) String() string {
+	pairs := make([]string, len(s))
+	for i, c := range s {
+		pairs[i] = c.Name + "=" + c.Value
 	}
-	return c.Value, true
+	return strings.Join(pairs, "; ")
+}
+
+// Has reports whether the snapshot holds a cookie named name.
+func (s Snapshot) Has(name string) bool {
+	for _, c := range s {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (u *User) sessionURL() *url.URL {
+	su, _ := url.Parse(u.target.Resolve(u.target.Paths.Session))
+	return su
+}
+
+// Snapshot returns the cookies the user holds for the session page.
+func (u *User) Snapshot() Snapshot {
+	var s Snapshot
+	for _, c := range u.jar.Cookies(u.sessionURL()) {
+		s = append(s, &http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	return s
+}
+
+// Restore replaces the user's cookies with a snapshot, as a browser
+// whose cookie store was copied back.
+func (u *User) Restore(s Snapshot) {
+	u.ClearCookies()
+	cookies := make([]*http.Cookie, len(s))
+	for i, c := range s {
+		cookies[i] = &http.Cookie{Name: c.Name, Value: c.Value, Path: "/"}
+	}
+	u.jar.SetCookies(u.target.URL, cookies)
+}
+
+// Cookie returns the value the user would send for a cookie.
+func (u *User) Cookie(name string) (string, bool) {
+	for _, c := range u.jar.Cookies(u.sessionURL()) {
+		if c.Name == name && name != "" {
+			return c.Value, true
+		}
+	}
+	return "", false
 }
 
 // SetCookie makes the user send name=value from now on, as a browser
 // would after a Set-Cookie, or as an attacker might.
 func (u *User) SetCookie(name, value string) {
-	u.jar[name] = &http.Cookie{Name: name, Value: value, Path: "/"}
+	u.jar.SetCookies(u.target.URL, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
 }
 
 // ClearCookies flushes the user's cookies.
-func (u *User) ClearCookies() { clear(u.jar) }
+func (u *User) ClearCookies() {
+	jar, _ := cookiejar.New(nil)
+	u.jar = jar
+}
+
+// errBodyTooLarge is a body past maxBody.
+var errBodyTooLarge = fmt.Errorf("the body is longer than %d KiB, the most sessionspec reads of a page", maxBody>>10)
 
 // Do sends a request with the user's cookies, records the exchange and
 // stores the cookies the response sets. rawCookie, when not empty,
-// replaces the Cookie header entirely.
+// replaces the Cookie header entirely. A request to another origin than
+// the target's (and those the user allowed) is refused.
 func (u *User) Do(ctx context.Context, method, path, rawCookie string) (*Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u.target.Resolve(path), nil)
 	if err != nil {
 		return nil, err
 	}
+	if !u.target.sameOrigin(req.URL) {
+		return nil, fmt.Errorf("%s is not on the target's origin %s: not contacted", req.URL, origin(u.target.URL))
+	}
 	if rawCookie != "" {
 		req.Header.Set("Cookie", rawCookie)
-	} else if len(u.jar) > 0 {
-		pairs := make([]string, 0, len(u.jar))
-		for _, c := range u.jar {
-			if strings.HasPrefix(req.URL.Path, c.Path) || c.Path == "" {
-				pairs = append(pairs, c.Name+"="+c.Value)
-			}
+	} else {
+		for _, c := range u.jar.Cookies(req.URL) {
+			req.AddCookie(c)
 		}
-		req.Header.Set("Cookie", strings.Join(pairs, "; "))
 	}
-	req.Header.Set("User-Agent", "sessionspec/1 ("+u.Name+")")
+	req.Header.Set("User-Agent", "sessionspec/"+Version+" ("+u.Name+")")
 	ex := Exchange{User: u.Name, Request: renderRequest(req)}
 	resp, err := u.client.Do(req)
 	if err != nil {
@@ -188,49 +266,65 @@ func (u *User) Do(ctx context.Context, method, path, rawCookie string) (*Respons
 		return nil, ex.Err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: string(body)}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	r := &Response{Status: resp.StatusCode, Header: resp.Header}
+	if len(body) > maxBody {
+		body = body[:maxBody]
+		err = errBodyTooLarge
+	}
+	r.Body = string(body)
 	ex.Response = renderResponse(resp, r.Body)
 	if err != nil {
-		ex.Err = fmt.Errorf("reading the body: %v", err)
+		if !errors.Is(err, errBodyTooLarge) {
+			err = fmt.Errorf("reading the body: %v", err)
+		}
+		ex.Err = err
+		u.tr.add(ex)
+		return nil, err
+	}
+	lines := resp.Header.Values("Set-Cookie")
+	if len(lines) > maxCookies {
+		ex.Err = fmt.Errorf("the answer sets %d cookies; sessionspec reads at most %d", len(lines), maxCookies)
 		u.tr.add(ex)
 		return nil, ex.Err
 	}
 	u.tr.add(ex)
-	for _, line := range resp.Header.Values("Set-Cookie") {
-		c, err := http.ParseSetCookie(line)
-		if err != nil {
-			continue
+	for _, line := range lines {
+		if c, err := http.ParseSetCookie(line); err == nil {
+			r.SetCookies = append(r.SetCookies, c)
+			r.Raw = append(r.Raw, line)
 		}
-		r.SetCookies = append(r.SetCookies, c)
-		r.Raw = append(r.Raw, line)
-		if c.MaxAge < 0 || !c.Expires.IsZero() && c.Expires.Before(time.Now()) {
-			delete(u.jar, c.Name)
-		} else {
-			u.jar[c.Name] = c
-		}
+	}
+	if cookies := resp.Cookies(); len(cookies) > 0 {
+		u.jar.SetCookies(req.URL, cookies)
 	}
 	return r, nil
 }
 
 func renderRequest(req *http.Request) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\n", req.Method, req.URL.RequestURI())
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\n", req.Method, excerpt(req.URL.RequestURI(), 300))
 	fmt.Fprintf(&b, "Host: %s\n", req.URL.Host)
-	for _, k := range []string{"Cookie"} {
-		for _, v := range req.Header.Values(k) {
-			fmt.Fprintf(&b, "%s: %s\n", k, excerpt(v, 300))
-		}
+	for _, v := range req.Header.Values("Cookie") {
+		fmt.Fprintf(&b, "Cookie: %s\n", excerpt(v, 300))
 	}
 	return b.String()
 }
+
+// maxShownHeaders bounds the header lines of each kind an exchange keeps.
+const maxShownHeaders = 8
 
 func renderResponse(resp *http.Response, body string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s\n", resp.Proto, resp.Status)
 	// The headers that bear on sessions; the rest (Date, lengths) is noise.
 	for _, k := range []string{"Content-Type", "Location", "Retry-After", "Set-Cookie"} {
-		for _, v := range resp.Header[k] {
+		vs := resp.Header[k]
+		for i, v := range vs {
+			if i == maxShownHeaders {
+				fmt.Fprintf(&b, "... %d more %s headers\n", len(vs)-i, k)
+				break
+			}
 			fmt.Fprintf(&b, "%s: %s\n", k, excerpt(v, 300))
 		}
 	}
@@ -246,3 +340,6 @@ func excerpt(s string, n int) string {
 	}
 	return fmt.Sprintf("%s... (%d bytes in all)", s[:n], len(s))
 }
+
+// sinceRound is time.Since rounded for messages.
+func sinceRound(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }

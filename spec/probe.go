@@ -1,161 +1,143 @@
 package spec
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"path/filepath"
+	"runtime"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega"
+	"github.com/sessionspec/sessionspec/contract"
 )
 
-// Prefixes that classify a case that did not pass.
-const (
-	notApplicable = "NOT APPLICABLE: "
-	targetError   = "TARGET ERROR: "
+// The ways a case ends early, carried by a panic from the probe to the
+// run that recovers it.
+type (
+	failure       struct{ msg, at string }
+	notApplicable struct{ msg string }
+	aborted       struct{ msg string }
 )
-
-// EvidenceEntry is the name of the report entry that carries a failed
-// case's HTTP exchanges.
-const EvidenceEntry = "HTTP exchanges"
-
-// suite holds what the registered specs check. Run (or a test) sets it
-// before the specs run.
-var suite struct {
-	mu     sync.Mutex
-	target *Target
-	broken error // first target error: later cases are not tried
-}
-
-// Use makes the registered specs check t. It is for `go test` and
-// `ginkgo` runs; Run calls it itself.
-func Use(t *Target) {
-	suite.mu.Lock()
-	suite.target, suite.broken = t, nil
-	suite.mu.Unlock()
-}
 
 // Probe is what a case body works with: the target, fresh users, the
-// target's time, and the transcript that becomes the evidence.
+// target's time, its own Gomega and the transcript that becomes the
+// evidence. A probe belongs to one case of one run.
 type Probe struct {
-	ctx   context.Context
-	T     *Target
-	Tr    *Transcript
-	users int
+	// T is the target, as this run sees it (read only).
+	T *Target
+	// Tr records the case's exchanges.
+	Tr *Transcript
+
+	ctx  context.Context
+	c    Case
+	run  *run
+	g    gomega.Gomega
+	user int
 }
 
-var current struct {
-	mu    sync.Mutex
-	probe *Probe
+func newProbe(ctx context.Context, r *run, c Case) *Probe {
+	p := &Probe{T: r.target, Tr: &Transcript{}, ctx: ctx, c: c, run: r}
+	p.g = gomega.NewGomega(func(message string, _ ...int) {
+		panic(failure{msg: message, at: caseLocation()})
+	})
+	return p
 }
 
-// bodies holds the check of each case, by ID, as the section files
-// register them.
-var bodies = map[string]func(p *Probe){}
-
-// check registers the body that checks case id.
-func check(id string, body func(p *Probe)) bool {
-	mustLookup(id)
-	if _, dup := bodies[id]; dup {
-		panic("spec: case " + id + " is checked twice")
-	}
-	bodies[id] = body
-	return true
+// Expect starts an assertion that fails this case (and only this case)
+// when it does not hold:
+//
+//	p.Expect(p.Visit(u)).To(Equal(id), "after %s idle the session must still be there", idle)
+func (p *Probe) Expect(actual any, extra ...any) gomega.Assertion {
+	return p.g.Expect(actual, extra...)
 }
 
-// Register adds a case to the catalogue with the body that checks it, so
-// that other packages (the browser scenarios) contribute cases that run in
-// the same suite, with the same IDs, levels and reports. It is meant for
-// package initialisation: var _ = spec.Register(...).
-func Register(c Case, body func(p *Probe)) bool {
-	if _, dup := Lookup(c.ID); dup {
-		panic("spec: case " + c.ID + " is already in the catalogue")
-	}
-	Catalogue = append(Catalogue, c)
-	return check(c.ID, body)
-}
+// Gomega is the case's own Gomega, for Eventually and the rest.
+func (p *Probe) Gomega() gomega.Gomega { return p.g }
 
-// The cases run in one container, in catalogue order.
-var _ = ginkgo.Describe("sessionspec", ginkgo.Ordered, ginkgo.ContinueOnFailure, func() {
-	for _, c := range Catalogue {
-		body, ok := bodies[c.ID]
-		if !ok {
-			continue // TestEveryCaseIsChecked catches this
+// caseLocation is the file:line of the first frame outside Gomega and
+// the suite's machinery: the line of the case body that failed.
+func caseLocation() string {
+	pcs := make([]uintptr, 32)
+	n := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if !strings.Contains(f.Function, "onsi/gomega") && !machinery[filepath.Base(f.File)] && f.File != "" {
+			return fmt.Sprintf("%s:%d", trimPath(f.File), f.Line)
 		}
-		ginkgo.It(c.ID+": "+c.Title, ginkgo.Label(string(c.Level), c.Area, c.ID), func(ctx ginkgo.SpecContext) {
-			suite.mu.Lock()
-			t, broken := suite.target, suite.broken
-			suite.mu.Unlock()
-			if t == nil {
-				ginkgo.Fail(targetError + "no target: call spec.Use or spec.Run first")
-			}
-			if broken != nil {
-				ginkgo.Fail(targetError + "not tried: the target failed earlier: " + broken.Error())
-			}
-			p := &Probe{ctx: ctx, T: t, Tr: &Transcript{}}
-			current.mu.Lock()
-			current.probe = p
-			current.mu.Unlock()
-			body(p)
-		})
+		if !more {
+			return ""
+		}
 	}
-})
+}
 
-// Every case's evidence is attached when it fails.
-var _ = ginkgo.JustAfterEach(func() {
-	current.mu.Lock()
-	p := current.probe
-	current.probe = nil
-	current.mu.Unlock()
-	if p != nil && ginkgo.CurrentSpecReport().Failed() && p.Tr.Len() > 0 {
-		ginkgo.AddReportEntry(EvidenceEntry, p.Tr.String())
-	}
-})
+// machinery are the files whose frames a failure location skips: the
+// helpers every case calls.
+var machinery = map[string]bool{"probe.go": true, "run.go": true, "client.go": true, "scenario.go": true, "panic.go": true}
 
-// Context is the case's context: it ends when the case is interrupted.
+// trimPath keeps the last two elements of a source path: spec/timeout.go.
+func trimPath(file string) string {
+	dir, base := filepath.Split(file)
+	return filepath.Join(filepath.Base(dir), base)
+}
+
+// Context is the case's context: it ends when the run is interrupted.
 func (p *Probe) Context() context.Context { return p.ctx }
 
 // Abort ends the case as a target or harness error (exit code 2), not a
 // conformance failure: the target or a tool the case needs did not work.
-func (p *Probe) Abort(format string, args ...any) { p.abort(format, args...) }
-
-// abort fails the case as a target error and trips the breaker, so that a
-// dead or hung target costs one request timeout, not one per case.
-func (p *Probe) abort(format string, args ...any) {
-	err := fmt.Errorf(format, args...)
-	suite.mu.Lock()
-	if suite.broken == nil {
-		suite.broken = err
-	}
-	suite.mu.Unlock()
-	ginkgo.Fail(targetError + err.Error())
+// Later cases of the run are not tried, so a dead or hung target costs
+// one request timeout, not one per case.
+func (p *Probe) Abort(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.run.trip(msg)
+	panic(aborted{msg})
 }
 
 // NotApplicable ends the case as not applicable, with the reason.
 func (p *Probe) NotApplicable(format string, args ...any) {
-	ginkgo.Skip(notApplicable + fmt.Sprintf(format, args...))
+	panic(notApplicable{fmt.Sprintf(format, args...)})
+}
+
+// Fail fails the case with a message.
+func (p *Probe) Fail(format string, args ...any) {
+	panic(failure{msg: fmt.Sprintf(format, args...), at: caseLocation()})
 }
 
 // User returns a new user with an empty cookie jar.
 func (p *Probe) User(name string) *User {
-	p.users++
+	p.user++
 	return NewUser(p.T, name, p.Tr)
 }
 
 // Get requests path as u. A request that gets no answer at all is a
-// target error; any answer is returned for the case to judge.
+// target error; a 404 from a resource the case needs makes it not
+// applicable; any other answer is returned for the case to judge.
 func (p *Probe) Get(u *User, path string) *Response {
 	return p.do(u, "GET", path, "")
 }
 
 func (p *Probe) do(u *User, method, path, rawCookie string) *Response {
-	ginkgo.GinkgoHelper()
 	r, err := u.Do(p.ctx, method, path, rawCookie)
 	if err != nil {
-		p.abort("%s %s: %v", method, u.target.Resolve(path), err)
+		if p.ctx.Err() != nil {
+			panic(aborted{"interrupted"})
+		}
+		p.Abort("%s %s: %v", method, p.T.Resolve(path), err)
+	}
+	if r.Status == http.StatusNotFound {
+		for _, name := range []Resource{Expire, LogMe, Expired, Counter} {
+			if p.c.needs(name) && path != "" && path == p.T.Paths.Get(string(name)) {
+				p.NotApplicable("GET %s answered 404: the target has no %s resource (declare it absent with --paths %s= and the case is n/a without asking)",
+					p.T.Resolve(path), name, name)
+			}
+		}
 	}
 	return r
 }
@@ -170,27 +152,43 @@ func (p *Probe) Try(u *User, rawCookie string) (*Response, error) {
 // for a target whose page shows none and that says so, the value of the
 // session cookie u holds afterwards).
 func (p *Probe) Visit(u *User) string {
-	ginkgo.GinkgoHelper()
 	r := p.Get(u, p.T.Paths.Session)
-	Expect(r.Status).To(Equal(http.StatusOK), "GET %s as %s: status", p.T.Paths.Session, u.Name)
-	id, ok := p.idOf(u, r)
-	Expect(ok).To(BeTrue(), "GET %s as %s must show \"Your session id is: <id>\"; the body was %q",
+	p.Expect(r.Status).To(gomega.Equal(http.StatusOK), "GET %s as %s: status", p.T.Paths.Session, u.Name)
+	id, ok := p.IDOf(u, r)
+	p.Expect(ok).To(gomega.BeTrue(), "GET %s as %s must show \"Your session id is: <id>\"; the body was %q",
 		p.T.Paths.Session, u.Name, excerpt(r.Body, 200))
 	return id
 }
 
-// idOf is the session id a response shows u.
-func (p *Probe) idOf(u *User, r *Response) (string, bool) {
+// IDOf is the session id a response shows u.
+func (p *Probe) IDOf(u *User, r *Response) (string, bool) {
 	if id, ok := r.SessionID(); ok || !p.T.IDFromCookie {
 		return id, ok
 	}
 	return u.Cookie(p.T.Cookie)
 }
 
+// Count visits the counter as u and returns the number it shows.
+func (p *Probe) Count(u *User) int {
+	r := p.Get(u, p.T.Paths.Counter)
+	p.Expect(r.Status).To(gomega.Equal(http.StatusOK), "GET %s as %s: status", p.T.Paths.Counter, u.Name)
+	n, ok := r.Number()
+	p.Expect(ok).To(gomega.BeTrue(), "GET %s must show a number; the body was %q", p.T.Paths.Counter, excerpt(r.Body, 200))
+	return n
+}
+
 // Need ends the case as not applicable if the target lacks a resource.
-func (p *Probe) Need(what, path string) {
-	if path == "" {
-		p.NotApplicable("the target has no %s resource (discovery document paths, or --paths)", what)
+// The run calls it for every resource in Case.Needs before the body runs.
+func (p *Probe) Need(r Resource) {
+	switch r {
+	case Expired:
+		if p.T.ExpiredLines == nil && p.T.Paths.Expired == "" {
+			p.NotApplicable("the target has no expired-notification feed (discovery document paths.expired, --paths expired=/path, or --expired stdout)")
+		}
+	case Expire, LogMe, Counter:
+		if p.T.Paths.Get(string(r)) == "" {
+			p.NotApplicable("the target has no %s resource (discovery document paths.%s, or --paths %s=/path)", r, r, r)
+		}
 	}
 }
 
@@ -198,7 +196,7 @@ func (p *Probe) Need(what, path string) {
 // wall-clock time and that is more than the target allows.
 func (p *Probe) NeedTime(d time.Duration) {
 	if !p.T.Controlled() && d > p.T.MaxWait {
-		p.NotApplicable("needs %s of wall-clock time (timeout %s) and --max-wait is %s; give the target a clock (--clock) or a shorter timeout",
+		p.NotApplicable("needs %s of wall-clock time (timeout %s) and --max-wait is %s; give the target a clock (--clock), a shorter timeout, or a longer --max-wait",
 			d.Round(time.Millisecond), p.T.Timeout, p.T.MaxWait)
 	}
 }
@@ -213,115 +211,198 @@ func (p *Probe) Margin() time.Duration {
 	return p.T.Tolerance
 }
 
-// Full is how long a case idles to see a session time out: the timeout
-// exactly on a controlled clock, plus the tolerance on the wall clock.
+// Full is how long a case idles to see a session time out in a MUST
+// case: the timeout plus Overshoot (a whole-second store conforms), plus
+// the tolerance on the wall clock.
 func (p *Probe) Full() time.Duration {
+	if p.T.Controlled() {
+		return p.T.Timeout + Overshoot
+	}
+	return p.T.Timeout + Overshoot + p.T.Tolerance
+}
+
+// Exact is how long a case idles to see a session time out precisely:
+// the timeout on a controlled clock, plus the tolerance on the wall clock.
+func (p *Probe) Exact() time.Duration {
 	if p.T.Controlled() {
 		return p.T.Timeout
 	}
 	return p.T.Timeout + p.T.Tolerance
 }
 
-// Idle lets d of the target's time pass with no request from any user:
-// by advancing its clock, or by waiting on the wall clock.
+// Idle lets d of the target's time pass with no request from the case:
+// by advancing its clock, or by waiting on the wall clock. Only a case
+// that needs Time may idle.
 func (p *Probe) Idle(d time.Duration) {
-	ginkgo.GinkgoHelper()
+	if !p.c.needs(Time) {
+		panic(fmt.Sprintf("spec: case %s idles but does not declare Needs: Time", p.c.ID))
+	}
 	if !p.T.Controlled() {
 		p.Tr.Note("waited %s of wall-clock time", d)
 		select {
 		case <-time.After(d):
 		case <-p.ctx.Done():
-			ginkgo.Fail("interrupted while waiting")
+			panic(aborted{"interrupted while waiting"})
 		}
 		return
 	}
-	clock := NewUser(p.T, "clock", p.Tr)
-	r := p.do(clock, "POST", p.T.Paths.Clock+"?advance="+formatDuration(d), "")
-	if r.Status != http.StatusOK {
-		p.abort("POST %s?advance=%s answered %d %q; the clock must advance and answer 200",
-			p.T.Paths.Clock, formatDuration(d), r.Status, excerpt(strings.TrimSpace(r.Body), 200))
-	}
+	p.run.advance(p, d)
 }
 
-// formatDuration writes d in Go syntax that also a non-Go clock resource
-// can read simply: whole nanoseconds, microseconds, milliseconds or
-// seconds where exact.
-func formatDuration(d time.Duration) string {
-	switch {
-	case d%time.Second == 0:
-		return fmt.Sprintf("%ds", d/time.Second)
-	case d%time.Millisecond == 0:
-		return fmt.Sprintf("%dms", d/time.Millisecond)
-	case d%time.Microsecond == 0:
-		return fmt.Sprintf("%dus", d/time.Microsecond)
+// Notifications returns how often the expiry notification of each of
+// ids has fired so far, from the target's feed: the feed resource (asked
+// for just those ids, ?id=…, and read whole, streamed, when it does not
+// understand the question) or the lines the --run target printed. It
+// accepts bare uids and the seed's "Session <uid> has expired." lines.
+func (p *Probe) Notifications(ids ...string) map[string]int {
+	counts := make(map[string]int, len(ids))
+	for _, id := range ids {
+		counts[id] = 0
 	}
-	return fmt.Sprintf("%dns", d)
-}
-
-// Expired returns the uids whose expiry notification has fired so far,
-// in the order the feed lists them. It accepts bare uids and the seed's
-// "Session <uid> has expired." lines.
-func (p *Probe) Expired() []string {
-	ginkgo.GinkgoHelper()
-	var lines []string
 	if p.T.ExpiredLines != nil {
-		lines = p.T.ExpiredLines()
+		lines := p.T.ExpiredLines()
 		p.Tr.Note("read %d lines of the target's output", len(lines))
-	} else {
-		p.Need("expired-notification feed", p.T.Paths.Expired)
-		r := p.Get(NewUser(p.T, "feed", p.Tr), p.T.Paths.Expired)
-		if r.Status != http.StatusOK {
-			p.abort("GET %s answered %d; the expired feed must answer 200", p.T.Paths.Expired, r.Status)
+		for _, l := range lines {
+			countLine(counts, l)
 		}
-		lines = strings.Split(r.Body, "\n")
+		return counts
 	}
-	return ParseExpired(lines)
+	p.Need(Expired)
+	feed := p.T.Paths.Expired
+	q := url.Values{}
+	for _, id := range ids {
+		if len(id) < 1000 {
+			q.Add("id", id)
+		}
+	}
+	sep := "?"
+	if strings.Contains(feed, "?") {
+		sep = "&"
+	}
+	if err := p.readFeed(feed+sep+q.Encode(), counts); err != nil {
+		// A feed that does not take the question gets it plainly.
+		if err := p.readFeed(feed, counts); err != nil {
+			p.Abort("%v", err)
+		}
+	}
+	return counts
 }
 
-// ParseExpired extracts uids from feed lines.
-func ParseExpired(lines []string) []string {
-	var uids []string
-	for _, l := range lines {
-		l = strings.TrimSpace(l)
-		if rest, ok := strings.CutPrefix(l, "Session "); ok {
-			if uid, ok := strings.CutSuffix(rest, " has expired."); ok {
-				uids = append(uids, uid)
+// errFeedStatus is a feed that did not answer 200.
+var errFeedStatus = errors.New("feed status")
+
+// readFeed streams one answer of the feed into counts.
+func (p *Probe) readFeed(path string, counts map[string]int) error {
+	for id := range counts {
+		counts[id] = 0
+	}
+	req, err := http.NewRequestWithContext(p.ctx, "GET", p.T.Resolve(path), nil)
+	if err != nil {
+		return err
+	}
+	if !p.T.sameOrigin(req.URL) {
+		return fmt.Errorf("%s is not on the target's origin: not contacted", req.URL)
+	}
+	ex := Exchange{User: "feed", Request: renderRequest(req)}
+	client := p.T.client()
+	client.Timeout = 0 // bounded by the context and the byte limit below, not a whole-answer timeout
+	ctx, cancel := context.WithTimeout(p.ctx, max(p.T.RequestTimeout, time.Minute))
+	defer cancel()
+	resp, err := client.Do(req.WithContext(ctx))
+	if err != nil {
+		ex.Err = unwrapURLError(err)
+		p.Tr.add(ex)
+		if p.ctx.Err() != nil {
+			panic(aborted{"interrupted"})
+		}
+		return fmt.Errorf("GET %s: %v", req.URL, ex.Err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		ex.Response = renderResponse(resp, "")
+		p.Tr.add(ex)
+		if resp.StatusCode == http.StatusNotFound && path == p.T.Paths.Expired {
+			p.NotApplicable("GET %s answered 404: the target has no expired feed (declare it absent with --paths logme=,expired=)", req.URL)
+		}
+		return fmt.Errorf("GET %s answered %d; the expired feed must answer 200: %w", req.URL, resp.StatusCode, errFeedStatus)
+	}
+	r := bufio.NewReaderSize(io.LimitReader(resp.Body, maxFeed+1), 64<<10)
+	var read, lines int
+	var first strings.Builder
+	for {
+		line, err := r.ReadSlice('\n')
+		read += len(line)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			for errors.Is(err, bufio.ErrBufferFull) { // an over-long line counts for nothing
+				line, err = r.ReadSlice('\n')
+				read += len(line)
 			}
 			continue
 		}
-		if l != "" && !strings.ContainsAny(l, " \t") {
-			uids = append(uids, l)
+		if len(line) > 0 {
+			lines++
+			if first.Len() < 512 {
+				first.Write(line)
+			}
+			countLine(counts, string(line))
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			ex.Err = err
+			p.Tr.add(ex)
+			return fmt.Errorf("reading %s after %d bytes: %v", req.URL, read, err)
+		}
+		if read > maxFeed {
+			p.Tr.add(ex)
+			p.Abort("GET %s: the feed is longer than %d MiB; sessionspec reads at most that much", req.URL, maxFeed>>20)
 		}
 	}
-	return uids
+	ex.Response = renderResponse(resp, first.String()) + fmt.Sprintf("(%d lines, %d bytes in all)\n", lines, read)
+	p.Tr.add(ex)
+	return nil
 }
 
-// count reports how often id occurs in ids.
-func count(ids []string, id string) int {
-	n := 0
-	for _, x := range ids {
-		if x == id {
-			n++
+// countLine counts a feed line for the ids in counts.
+func countLine(counts map[string]int, l string) {
+	l = strings.TrimSpace(l)
+	if rest, ok := strings.CutPrefix(l, "Session "); ok {
+		if uid, ok := strings.CutSuffix(rest, " has expired."); ok {
+			l = uid
+		} else {
+			return
 		}
 	}
-	return n
+	if n, ok := counts[l]; ok {
+		counts[l] = n + 1
+	}
 }
+
+// CountNotifications is how often id's notification has fired so far.
+func (p *Probe) CountNotifications(id string) int { return p.Notifications(id)[id] }
 
 // NotificationsFor waits, briefly on a controlled clock and for the
 // tolerance on the wall clock, until the feed lists id at least once, and
 // returns how often it does.
 func (p *Probe) NotificationsFor(id string) int {
-	ginkgo.GinkgoHelper()
 	wait := 2 * time.Second
 	if !p.T.Controlled() {
-		wait = 4 * p.T.Tolerance
+		wait = max(4*p.T.Tolerance, time.Second)
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		n := count(p.Expired(), id)
+		n := p.CountNotifications(id)
 		if n > 0 || time.Now().After(deadline) {
 			return n
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-p.ctx.Done():
+			panic(aborted{"interrupted"})
+		}
 	}
 }
+
+// clockTime reads a clock-control answer.
+func clockTime(r *Response) (time.Time, error) { return contract.ParseClockTime(r.Body) }

@@ -6,6 +6,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -16,8 +18,9 @@ type Outcome string
 const (
 	Passed        Outcome = "pass"
 	Failed        Outcome = "fail"
-	NotApplicable Outcome = "n/a"   // the target lacks what the case needs; the reason says what
-	Errored       Outcome = "error" // the target did not answer, or the harness could not run the case
+	NotApplicable Outcome = "n/a"         // the target lacks what the case needs; the reason says what
+	Errored       Outcome = "error"       // the target did not answer, or the harness could not run the case
+	Interrupted   Outcome = "interrupted" // the run was interrupted (a signal, its deadline) before the case ended
 )
 
 // Result is one case's outcome with its evidence.
@@ -28,6 +31,10 @@ type Result struct {
 	Evidence string        `json:"evidence,omitempty"` // the HTTP exchanges of a failed case
 	Duration time.Duration `json:"-"`
 	Seconds  float64       `json:"seconds"`
+	// AllowedNA marks a MUST case that was not applicable and that the
+	// user allowed to be (Options.AllowNA): it does not make the run
+	// incomplete.
+	AllowedNA bool `json:"allowed_na,omitempty"`
 	// Expected and Reason come from an expectations file, if one was given.
 	Expected Outcome `json:"expected,omitempty"`
 	Reason   string  `json:"reason,omitempty"`
@@ -35,15 +42,22 @@ type Result struct {
 
 // Report is the outcome of one run of the suite against one target.
 type Report struct {
-	Target   string    `json:"target"`
-	URL      string    `json:"url"`
-	Clock    string    `json:"clock"` // "controlled" or "wall"
-	Timeout  float64   `json:"timeout_seconds"`
-	Started  time.Time `json:"started"`
-	Seconds  float64   `json:"seconds"`
-	Results  []Result  `json:"cases"`
-	Summary  Summary   `json:"summary"`
-	ExitCode int       `json:"exit_code"`
+	Target       string    `json:"target"`
+	URL          string    `json:"url"`
+	Clock        string    `json:"clock"` // "controlled" or "wall"
+	Timeout      float64   `json:"timeout_seconds"`
+	Cookie       string    `json:"cookie"`
+	CookieSource string    `json:"cookie_source"` // discovery, flag, detected, or why none
+	Version      string    `json:"version"`       // of sessionspec
+	Catalogue    string    `json:"catalogue"`     // CatalogueVersion of the cases the run chose from
+	Started      time.Time `json:"started"`
+	Seconds      float64   `json:"seconds"`
+	Results      []Result  `json:"cases"`
+	// Problems are harness errors found after the cases ran (e.g. another
+	// run moved a shared fake clock): the run's verdict cannot stand.
+	Problems []string `json:"problems,omitempty"`
+	Summary  Summary  `json:"summary"`
+	ExitCode int      `json:"exit_code"`
 }
 
 // Summary counts the outcomes of a report.
@@ -52,16 +66,27 @@ type Summary struct {
 	Fail          int `json:"fail"`
 	NotApplicable int `json:"not_applicable"`
 	Error         int `json:"error"`
+	Interrupted   int `json:"interrupted"`
 	MustFailures  int `json:"must_failures"`
-	Unexpected    int `json:"unexpected"` // outcomes that differ from the expectations file
+	// Incomplete lists the MUST cases that were not applicable (and not
+	// allowed to be): a run with any is not a pass.
+	Incomplete []string `json:"incomplete,omitempty"`
+	Unexpected int      `json:"unexpected"` // outcomes that differ from the expectations file
 }
 
-// Exit codes of a run: every MUST case passed (or every outcome matched
-// its expectation); a conformance failure; a harness or target error.
+// Exit codes of a run:
+//   - 0: every MUST case ran and passed (or every outcome matched its
+//     expectation);
+//   - 1: a conformance failure;
+//   - 2: a harness or target error (also an interrupted run);
+//   - 3: incomplete: nothing failed, but a MUST case was not applicable,
+//     so the run did not show conformance (allow it with an expectation
+//     "ID n/a reason" or --allow-na).
 const (
-	ExitPass    = 0
-	ExitFail    = 1
-	ExitHarness = 2
+	ExitPass       = 0
+	ExitFail       = 1
+	ExitHarness    = 2
+	ExitIncomplete = 3
 )
 
 // Expectation is a known outcome of one case for one target.
@@ -81,7 +106,11 @@ type Expectations map[string]Expectation
 //
 // with OUTCOME one of pass, fail, n/a, error; '#' starts a comment. Unknown
 // IDs and outcomes are errors, so a typo cannot hide a difference.
-func ParseExpectations(r io.Reader) (Expectations, error) {
+func ParseExpectations(r io.Reader, cases []Case) (Expectations, error) {
+	known := map[string]bool{}
+	for _, c := range cases {
+		known[c.ID] = true
+	}
 	exp := Expectations{}
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
@@ -94,13 +123,13 @@ func ParseExpectations(r io.Reader) (Expectations, error) {
 			return nil, fmt.Errorf("line %d: want \"ID OUTCOME reason\", got %q", n, line)
 		}
 		id, outcome := fields[0], Outcome(fields[1])
-		if _, ok := Lookup(id); !ok {
-			return nil, fmt.Errorf("line %d: no case %s in the catalogue", n, id)
+		if !known[id] {
+			return nil, fmt.Errorf("line %d: no case %s in the catalogue (sessionspec list shows the IDs)", n, id)
 		}
 		switch outcome {
 		case Passed, Failed, NotApplicable, Errored:
 		default:
-			return nil, fmt.Errorf("line %d: outcome %q is not pass, fail, n/a or error", n, fields[1])
+			return nil, fmt.Errorf("line %d: outcome %q is not pass, fail, n/a or error", n, excerpt(fields[1], 40))
 		}
 		if _, dup := exp[id]; dup {
 			return nil, fmt.Errorf("line %d: %s is listed twice", n, id)
@@ -111,12 +140,14 @@ func ParseExpectations(r io.Reader) (Expectations, error) {
 }
 
 // Judge fills in the summary and the exit code. Without expectations a
-// run fails only on a MUST case; with them, on any outcome that differs
-// (an unlisted case is expected to pass or be not applicable). A target
-// error is exit 2 unless expected.
+// run fails on a failed MUST case, and is incomplete when a MUST case was
+// not applicable; with them, it fails on any outcome that differs (an
+// unlisted case is expected to pass, or to be n/a unless it is a MUST
+// case). A target error, an interruption or a problem is exit 2 unless
+// expected.
 func (rep *Report) Judge(exp Expectations) {
 	s := Summary{}
-	harness := false
+	harness := len(rep.Problems) > 0
 	for i := range rep.Results {
 		r := &rep.Results[i]
 		switch r.Outcome {
@@ -131,15 +162,20 @@ func (rep *Report) Judge(exp Expectations) {
 			s.NotApplicable++
 		case Errored:
 			s.Error++
+		case Interrupted:
+			s.Interrupted++
+			harness = true
+		}
+		e, listed := exp[r.ID]
+		r.Expected, r.Reason = e.Outcome, e.Reason
+		if r.Outcome == NotApplicable && r.Level == Must && !r.AllowedNA && !(listed && e.Outcome == NotApplicable) {
+			s.Incomplete = append(s.Incomplete, r.ID)
 		}
 		if exp == nil {
 			harness = harness || r.Outcome == Errored
 			continue
 		}
-		e, listed := exp[r.ID]
-		r.Expected, r.Reason = e.Outcome, e.Reason
-		differs := listed && e.Outcome != r.Outcome || !listed && (r.Outcome == Failed || r.Outcome == Errored)
-		if differs {
+		if r.Differs(true) {
 			s.Unexpected++
 			harness = harness || r.Outcome == Errored
 		}
@@ -150,6 +186,8 @@ func (rep *Report) Judge(exp Expectations) {
 		rep.ExitCode = ExitHarness
 	case exp != nil && s.Unexpected > 0, exp == nil && s.MustFailures > 0:
 		rep.ExitCode = ExitFail
+	case len(s.Incomplete) > 0:
+		rep.ExitCode = ExitIncomplete
 	default:
 		rep.ExitCode = ExitPass
 	}
@@ -159,17 +197,17 @@ func (rep *Report) Judge(exp Expectations) {
 // judged report with expectations).
 func (r Result) Differs(withExpectations bool) bool {
 	if !withExpectations {
-		return r.Outcome == Errored || r.Outcome == Failed && r.Level == Must
+		return r.Outcome == Errored || r.Outcome == Interrupted || r.Outcome == Failed && r.Level == Must
 	}
 	if r.Expected != "" {
 		return r.Expected != r.Outcome
 	}
-	return r.Outcome == Failed || r.Outcome == Errored
+	return r.Outcome == Failed || r.Outcome == Errored || r.Outcome == Interrupted
 }
 
 // Line renders a result as one console line.
 func (r Result) Line() string {
-	mark := map[Outcome]string{Passed: "PASS", Failed: "FAIL", NotApplicable: "N/A ", Errored: "ERR "}[r.Outcome]
+	mark := map[Outcome]string{Passed: "PASS", Failed: "FAIL", NotApplicable: "N/A ", Errored: "ERR ", Interrupted: "INT "}[r.Outcome]
 	line := fmt.Sprintf("%s  %-8s  %-11s  %s (%s)", mark, r.Level, r.ID, r.Title, r.Duration.Round(time.Millisecond))
 	if r.Expected != "" {
 		line += fmt.Sprintf("  [expected %s: %s]", r.Expected, r.Reason)
@@ -232,8 +270,8 @@ func (rep *Report) WriteJUnit(w io.Writer) error {
 		switch r.Outcome {
 		case Failed:
 			tc.Failure = &failure{Message: firstLine(r.Message), Type: string(r.Level), Text: detail}
-		case Errored:
-			tc.Error = &failure{Message: firstLine(r.Message), Type: "target", Text: detail}
+		case Errored, Interrupted:
+			tc.Error = &failure{Message: firstLine(r.Message), Type: string(r.Outcome), Text: detail}
 		case NotApplicable:
 			tc.Skipped = &skipped{Message: r.Message}
 		}
@@ -254,4 +292,45 @@ func (rep *Report) WriteJUnit(w io.Writer) error {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return line
+}
+
+// WriteFile writes the report to path with write (WriteJSON, WriteJUnit,
+// or another renderer) whole or not at all: into a temporary file beside
+// it, renamed into place only when every byte is written.
+func WriteFile(path string, write func(io.Writer) error) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after a rename, there is nothing to remove
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// CheckWritable reports early whether a report could be written to path,
+// without leaving anything there.
+func CheckWritable(path string) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }

@@ -3,158 +3,390 @@ package spec
 import (
 	"context"
 	"errors"
-	"io"
-	"slices"
+	"fmt"
+	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/formatter"
 	"github.com/onsi/ginkgo/v2/types"
-	. "github.com/onsi/gomega"
+	"github.com/sessionspec/sessionspec/contract"
 )
+
+// DefaultParallel is how many cases run at once by default.
+const DefaultParallel = 16
 
 // Options shape one run of the suite.
 type Options struct {
+	// Cases are the cases to run, in report order; nil means Cases().
+	// Browser cases join a run here: append(spec.Cases(), b.Cases()...).
+	Cases []Case
 	// LabelFilter selects cases with a Ginkgo label expression over
 	// levels, areas and IDs, e.g. "MUST && !timeout" or "PERSIST-001".
+	// A filter that selects no case is an error.
 	LabelFilter string
-	// OnCase, when set, hears each result as soon as its case ends.
+	// Parallel is how many cases run at once (DefaultParallel when 0; 1
+	// runs them one after another). On a controlled clock a case that
+	// lets time pass always runs alone.
+	Parallel int
+	// OnCase, when set, hears each result as soon as its case ends (one
+	// call at a time, in the order they end).
 	OnCase func(Result)
-	// GinkgoOutput receives Ginkgo's own reporter output; nil discards it.
-	GinkgoOutput io.Writer
+	// AllowNA is a label expression of the MUST cases that may be not
+	// applicable without making the run incomplete.
+	AllowNA string
 }
 
-// hooks carries a run's callbacks into the Ginkgo report nodes.
-var hooks struct {
+// run is the state one Run shares between its cases.
+type run struct {
+	target *Target
+
 	mu     sync.Mutex
-	onCase func(Result)
-	report *types.Report
+	broken string // first target error: later cases are not tried
+
+	// clock serialises time on a controlled clock: a case that lets time
+	// pass holds it exclusively, every other case shares it.
+	clock    sync.RWMutex
+	clockNow time.Time // the controlled clock's time as this run last saw it
 }
 
-var _ = ginkgo.ReportAfterEach(func(r ginkgo.SpecReport) {
-	hooks.mu.Lock()
-	onCase := hooks.onCase
-	hooks.mu.Unlock()
-	if res, ok := ResultOf(r); ok && onCase != nil {
-		onCase(res)
+// trip records the first target error of the run.
+func (r *run) trip(msg string) {
+	r.mu.Lock()
+	if r.broken == "" {
+		r.broken = msg
 	}
-})
+	r.mu.Unlock()
+}
 
-var _ = ginkgo.ReportAfterSuite("sessionspec", func(r ginkgo.Report) {
-	hooks.mu.Lock()
-	hooks.report = &r
-	hooks.mu.Unlock()
-})
+// ParseLabelFilter checks a label expression (Ginkgo's syntax) and
+// returns the function that applies it to a case.
+func ParseLabelFilter(expr string) (func(Case) bool, error) {
+	if strings.TrimSpace(expr) == "" {
+		return func(Case) bool { return true }, nil
+	}
+	f, err := types.ParseLabelFilter(expr)
+	if err != nil {
+		msg := err.Error()
+		if ge, ok := err.(types.GinkgoError); ok {
+			msg = ge.Message
+		}
+		return nil, fmt.Errorf("label filter %q: %s", expr, oneLine(msg))
+	}
+	return func(c Case) bool { return f(c.Labels()) }, nil
+}
 
-// testingT stands in for *testing.T when the suite runs from a program.
-type testingT struct{ failed bool }
+// Select returns the cases a label filter selects, in order. A malformed
+// filter, or one that selects nothing, is an error.
+func Select(cases []Case, expr string) ([]Case, error) {
+	match, err := ParseLabelFilter(expr)
+	if err != nil {
+		return nil, err
+	}
+	var out []Case
+	for _, c := range cases {
+		if match(c) {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("label filter %q selects none of the %d cases (labels are levels, areas and IDs: see sessionspec list)", expr, len(cases))
+	}
+	return out, nil
+}
 
-func (t *testingT) Fail() { t.failed = true }
-
-var ran sync.Once
-
-// Run checks t with every registered case and returns the report, judged
-// without expectations (call Judge again to apply some). Ginkgo allows one
-// suite run per process, so Run may be called once.
+// Run checks t with the selected cases and returns the report, judged
+// without expectations (call Judge again to apply some). Run may be
+// called any number of times, also at once, with the same Target; it
+// does not change it. The error is a harness or target error that kept
+// the run from starting: a bad filter, an unreachable target, a clock
+// that does not move.
+//
+//	t, _ := spec.NewTarget("http://127.0.0.1:8080")
+//	if err := t.Discover(ctx); err != nil { ... }
+//	rep, err := spec.Run(ctx, t, spec.Options{LabelFilter: "MUST"})
+//	rep.WriteJSON(os.Stdout)
 func Run(ctx context.Context, t *Target, opts Options) (*Report, error) {
-	first := false
-	ran.Do(func() { first = true })
-	if !first {
-		return nil, errors.New("spec.Run: the suite can run once per process")
+	cases := opts.Cases
+	if cases == nil {
+		cases = Cases()
 	}
-	Use(t)
-	hooks.mu.Lock()
-	hooks.onCase = opts.OnCase
-	hooks.mu.Unlock()
-	out := opts.GinkgoOutput
-	if out == nil {
-		out = io.Discard
+	selected, err := Select(cases, opts.LabelFilter)
+	if err != nil {
+		return nil, err
 	}
-	formatter.ColorableStdOut = out
-
-	suiteConfig, reporterConfig := ginkgo.GinkgoConfiguration()
-	suiteConfig.LabelFilter = opts.LabelFilter
-	suiteConfig.RandomSeed = 1 // a stable order; the cases do not depend on it
-	reporterConfig.NoColor = true
-	reporterConfig.Succinct = true
-
-	RegisterFailHandler(ginkgo.Fail)
+	allowNA, err := ParseLabelFilter(opts.AllowNA)
+	if err != nil {
+		return nil, fmt.Errorf("allowed n/a: %v", err)
+	}
+	if opts.AllowNA == "" {
+		allowNA = func(Case) bool { return false }
+	}
+	if err := t.Check(); err != nil {
+		return nil, err
+	}
+	tt := *t
+	r := &run{target: &tt}
 	start := time.Now()
-	ginkgo.RunSpecs(&testingT{}, "sessionspec", suiteConfig, reporterConfig)
-
-	hooks.mu.Lock()
-	gr := hooks.report
-	hooks.mu.Unlock()
-	if gr == nil {
-		return nil, errors.New("spec.Run: the suite produced no report")
+	if tt.Cookie == "" {
+		if err := r.detectCookie(ctx); err != nil {
+			return nil, err
+		}
 	}
-	rep := NewReport(t, *gr)
-	rep.Started, rep.Seconds = start, time.Since(start).Seconds()
+	if tt.Controlled() {
+		if err := r.checkClock(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	parallel := opts.Parallel
+	if parallel <= 0 {
+		parallel = DefaultParallel
+	}
+	results := make([]Result, len(selected))
+	var report sync.Mutex
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, c := range selected {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			res := r.runCase(ctx, c)
+			results[i] = res
+			if opts.OnCase != nil {
+				report.Lock()
+				opts.OnCase(res)
+				report.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	rep := &Report{
+		Target: tt.Name, URL: tt.URL.String(), Clock: "wall", Timeout: tt.Timeout.Seconds(),
+		Cookie: tt.Cookie, CookieSource: tt.CookieSource,
+		Version: Version, Catalogue: CatalogueVersion(cases),
+		Started: start, Seconds: time.Since(start).Seconds(), Results: results,
+	}
+	if tt.Controlled() {
+		rep.Clock = "controlled"
+		if err := r.clockUntouched(ctx); err != nil {
+			rep.Problems = append(rep.Problems, err.Error())
+		}
+	}
+	for i := range rep.Results {
+		res := &rep.Results[i]
+		res.AllowedNA = res.Outcome == NotApplicable && res.Level == Must && allowNA(res.Case)
+	}
 	rep.Judge(nil)
 	return rep, nil
 }
 
-// NewReport turns a Ginkgo report of this suite into a Report, cases in
-// catalogue order. Cases the label filter left out are not listed.
-func NewReport(t *Target, gr types.Report) *Report {
-	rep := &Report{Target: t.Name, URL: t.URL.String(), Clock: "wall", Timeout: t.Timeout.Seconds(), Started: gr.StartTime}
-	if t.Controlled() {
-		rep.Clock = "controlled"
+// runCase runs one case and says how it ended.
+func (r *run) runCase(ctx context.Context, c Case) (res Result) {
+	res = Result{Case: c}
+	r.mu.Lock()
+	broken := r.broken
+	r.mu.Unlock()
+	switch {
+	case ctx.Err() != nil:
+		res.Outcome, res.Message = Interrupted, "not started: the run was interrupted"
+		return res
+	case broken != "":
+		res.Outcome, res.Message = Errored, "not tried: the target failed earlier: "+broken
+		return res
 	}
-	for _, sr := range gr.SpecReports {
-		if r, ok := ResultOf(sr); ok && sr.State != types.SpecStateSkipped || ok && sr.Failure.Message != "" {
-			rep.Results = append(rep.Results, r)
+	if r.target.Controlled() {
+		if c.needs(Time) {
+			r.clock.Lock()
+			defer r.clock.Unlock()
+		} else {
+			r.clock.RLock()
+			defer r.clock.RUnlock()
 		}
 	}
-	slices.SortStableFunc(rep.Results, func(a, b Result) int { return catalogueIndex(a.ID) - catalogueIndex(b.ID) })
-	return rep
+	p := newProbe(ctx, r, c)
+	start := time.Now()
+	defer func() {
+		res.Duration = time.Since(start)
+		res.Seconds = res.Duration.Seconds()
+		rec := recover()
+		switch v := rec.(type) {
+		case nil:
+			res.Outcome = Passed
+		case failure:
+			res.Outcome, res.Message = Failed, v.msg
+			if v.at != "" {
+				res.Message += "\n(at " + v.at + ")"
+			}
+		case notApplicable:
+			res.Outcome, res.Message = NotApplicable, v.msg
+		case aborted:
+			res.Outcome, res.Message = Errored, v.msg
+		default:
+			res.Outcome = Errored
+			res.Message = fmt.Sprintf("harness error (a bug in sessionspec, not in the target): panic: %v\n%s", v, stackExcerpt())
+		}
+		if ctx.Err() != nil && res.Outcome != Passed {
+			res.Outcome, res.Message = Interrupted, "interrupted: "+ctxReason(ctx)
+		}
+		if (res.Outcome == Failed || res.Outcome == Errored || res.Outcome == Interrupted) && p.Tr.Len() > 0 {
+			res.Evidence = p.Tr.String()
+		}
+	}()
+	if c.Check == nil {
+		panic(fmt.Sprintf("case %s has no Check", c.ID))
+	}
+	for _, need := range c.Needs {
+		p.Need(need)
+	}
+	c.Check(p)
+	return res
 }
 
-func catalogueIndex(id string) int {
-	return slices.IndexFunc(Catalogue, func(c Case) bool { return c.ID == id })
+func ctxReason(ctx context.Context) string {
+	if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		return "the run's deadline passed"
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause.Error()
+	}
+	return "the run was interrupted"
 }
 
-// ResultOf turns the Ginkgo report of one case into a Result. It reports
-// false for specs that are not catalogue cases.
-func ResultOf(sr types.SpecReport) (Result, bool) {
-	var c Case
-	found := false
-	for _, l := range sr.Labels() {
-		if c, found = Lookup(l); found {
+// stackExcerpt is the part of the stack that tells where a harness panic
+// came from.
+func stackExcerpt() string {
+	lines := strings.Split(string(debug.Stack()), "\n")
+	var keep []string
+	for _, l := range lines {
+		if strings.Contains(l, "sessionspec/") && !strings.Contains(l, "spec/run.go") {
+			keep = append(keep, strings.TrimSpace(l))
+		}
+		if len(keep) == 8 {
 			break
 		}
 	}
-	if !found || sr.LeafNodeType != types.NodeTypeIt {
-		return Result{}, false
+	return strings.Join(keep, "\n")
+}
+
+// detectCookie takes the session cookie's name from the first answer of
+// the session page to a new user: the one cookie it sets, or among
+// several the one whose name says session (TWISTED_SESSION, then a name
+// with "sess" or "sid" in it), else the first.
+func (r *run) detectCookie(ctx context.Context) error {
+	t := r.target
+	u := NewUser(t, "detect", &Transcript{})
+	resp, err := u.Do(ctx, "GET", t.Paths.Session, "")
+	if err != nil {
+		return fmt.Errorf("target %s: %v", t.Resolve(t.Paths.Session), err)
 	}
-	if sr.State == types.SpecStateSkipped && sr.Failure.Message == "" {
-		return Result{}, false // left out by the label filter: not part of this run
+	if len(resp.SetCookies) == 0 {
+		t.CookieSource = "none set by the first visit"
+		return nil
 	}
-	r := Result{Case: c, Duration: sr.RunTime, Seconds: sr.RunTime.Seconds()}
-	msg := sr.Failure.Message
-	switch {
-	case sr.State == types.SpecStatePassed:
-		r.Outcome = Passed
-	case sr.State == types.SpecStateSkipped:
-		r.Outcome = NotApplicable
-		r.Message = strings.TrimPrefix(msg, notApplicable)
-	case strings.HasPrefix(msg, targetError):
-		r.Outcome, r.Message = Errored, strings.TrimPrefix(msg, targetError)
-	default:
-		r.Outcome, r.Message = Failed, msg
-		if sr.State != types.SpecStateFailed {
-			r.Message = sr.State.String() + ": " + msg
+	best := resp.SetCookies[0].Name
+	score := func(name string) int {
+		l := strings.ToLower(name)
+		switch {
+		case name == contract.CookieName || name == contract.SecureCookieName:
+			return 3
+		case strings.Contains(l, "sess"):
+			return 2
+		case strings.Contains(l, "sid"):
+			return 1
+		}
+		return 0
+	}
+	for _, c := range resp.SetCookies[1:] {
+		if score(c.Name) > score(best) {
+			best = c.Name
 		}
 	}
-	if r.Outcome != Passed && r.Outcome != NotApplicable {
-		r.Message += "\n(at " + sr.Failure.Location.String() + ")"
-	}
-	for _, e := range sr.ReportEntries {
-		if e.Name == EvidenceEntry {
-			r.Evidence = e.Value.String()
+	t.Cookie, t.CookieSource = best, "detected"
+	return nil
+}
+
+// checkClock makes sure a clock-control resource does what it claims
+// before any case relies on it: it reads the time, advances a
+// millisecond, and reads it again.
+func (r *run) checkClock(ctx context.Context) error {
+	t := r.target
+	u := NewUser(t, "clock", &Transcript{})
+	read := func(method, query string) (time.Time, error) {
+		resp, err := u.Do(ctx, method, t.Paths.Clock+query, "")
+		if err != nil {
+			return time.Time{}, fmt.Errorf("clock %s: %v", t.Resolve(t.Paths.Clock), err)
 		}
+		if resp.Status != http.StatusOK {
+			return time.Time{}, fmt.Errorf("clock: %s %s%s answered %d %q, want 200", method, t.Resolve(t.Paths.Clock), query, resp.Status, oneLine(excerpt(resp.Body, 120)))
+		}
+		now, err := clockTime(resp)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("clock: %s %s%s: %v", method, t.Resolve(t.Paths.Clock), query, err)
+		}
+		return now, nil
 	}
-	return r, true
+	t0, err := read("GET", "")
+	if err != nil {
+		return err
+	}
+	t1, err := read("POST", "?advance=1ms")
+	if err != nil {
+		return err
+	}
+	t2, err := read("GET", "")
+	if err != nil {
+		return err
+	}
+	if off := t2.Sub(t0) - time.Millisecond; off < -time.Microsecond || off > time.Microsecond || !t1.Equal(t2) {
+		return fmt.Errorf("clock: advancing 1ms moved the clock from %s to %s (POST answered %s); the clock resource does not control the target's time, or another run shares it",
+			t0.Format(time.RFC3339Nano), t2.Format(time.RFC3339Nano), t1.Format(time.RFC3339Nano))
+	}
+	r.clockNow = t2
+	return nil
+}
+
+// advance moves a controlled clock by d for p's case, which holds the
+// clock exclusively. A clock that lands anywhere but where this run
+// expects was moved by someone else: another run shares the target, and
+// no verdict about time can be trusted.
+func (r *run) advance(p *Probe, d time.Duration) {
+	t := r.target
+	clock := NewUser(t, "clock", p.Tr)
+	resp := p.do(clock, "POST", t.Paths.Clock+"?advance="+contract.FormatAdvance(d), "")
+	if resp.Status != http.StatusOK {
+		p.Abort("POST %s?advance=%s answered %d %q; the clock must advance and answer 200",
+			t.Paths.Clock, contract.FormatAdvance(d), resp.Status, excerpt(strings.TrimSpace(resp.Body), 200))
+	}
+	now, err := clockTime(resp)
+	if err != nil {
+		p.Abort("POST %s: %v", t.Paths.Clock, err)
+	}
+	if want := r.clockNow.Add(d); !now.Equal(want) {
+		p.Abort("the target's clock is at %s after advancing %s from %s, not %s: it moved by %s that this run did not ask for; another run (or client) shares this fake-clock target, so its timing cannot be trusted: give each check a target of its own",
+			now.Format(time.RFC3339Nano), d, r.clockNow.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano), now.Sub(want))
+	}
+	r.clockNow = now
+}
+
+// clockUntouched checks, after the last case, that nobody else moved
+// the controlled clock since this run last did.
+func (r *run) clockUntouched(ctx context.Context) error {
+	t := r.target
+	resp, err := NewUser(t, "clock", &Transcript{}).Do(ctx, "GET", t.Paths.Clock, "")
+	if err != nil || resp.Status != http.StatusOK {
+		return nil // the cases have said what there was to say about the clock
+	}
+	now, err := clockTime(resp)
+	if err == nil && !now.Equal(r.clockNow) {
+		return fmt.Errorf("the target's clock moved by %s during the run that this run did not ask for: another run shares this fake-clock target", now.Sub(r.clockNow))
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
 }

@@ -17,7 +17,7 @@ func (p *Probe) freshIDs(n int) []string {
 	ids := make([]string, n)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var failure, transport string
+	var problem, transport string
 	next := 0
 	for range 4 {
 		wg.Add(1)
@@ -27,24 +27,27 @@ func (p *Probe) freshIDs(n int) []string {
 				mu.Lock()
 				i := next
 				next++
-				stop := i >= n || failure != "" || transport != ""
+				stop := i >= n || problem != "" || transport != ""
 				mu.Unlock()
 				if stop {
 					return
 				}
 				// Only the first and last few exchanges are kept as evidence.
 				visitor := NewUser(p.T, "visitor", p.Tr)
+				if p.ctx.Err() != nil {
+					return
+				}
 				r, err := visitor.Do(p.ctx, "GET", p.T.Paths.Session, "")
 				mu.Lock()
 				switch {
 				case err != nil:
 					transport = err.Error()
 				case r.Status != http.StatusOK:
-					failure = fmt.Sprintf("GET %s answered %d", p.T.Paths.Session, r.Status)
+					problem = fmt.Sprintf("GET %s answered %d", p.T.Paths.Session, r.Status)
 				default:
 					var ok bool
-					if ids[i], ok = p.idOf(visitor, r); !ok {
-						failure = fmt.Sprintf("GET %s showed no session id: %q", p.T.Paths.Session, excerpt(r.Body, 100))
+					if ids[i], ok = p.IDOf(visitor, r); !ok {
+						problem = fmt.Sprintf("GET %s showed no session id: %q", p.T.Paths.Session, excerpt(r.Body, 100))
 					}
 				}
 				mu.Unlock()
@@ -53,22 +56,11 @@ func (p *Probe) freshIDs(n int) []string {
 	}
 	wg.Wait()
 	if transport != "" {
-		p.abort("making %d sessions: %s", n, transport)
+		p.Abort("making %d sessions: %s", n, transport)
 	}
-	Expect(failure).To(BeEmpty(), "making %d sessions", n)
+	p.Expect(problem).To(BeEmpty(), "making %d sessions", n)
 	return ids
 }
-
-var _ = check("SECURE-001", func(p *Probe) {
-	ids := p.freshIDs(p.T.Sessions)
-	seen := make(map[string]int, len(ids))
-	for i, id := range ids {
-		Expect(id).NotTo(BeEmpty(), "visit %d showed no id", i)
-		first, dup := seen[id]
-		Expect(dup).To(BeFalse(), "id %s was issued twice (visits %d and %d of %d)", id, first, i, len(ids))
-		seen[id] = i
-	}
-})
 
 // idStrength estimates the bits of an id from a sample: the positions
 // that vary times log2 of the alphabet seen. A timestamp or counter
@@ -125,25 +117,52 @@ func sequential(ids []string) bool {
 	return false
 }
 
-var _ = check("SECURE-002", func(p *Probe) {
-	ids := p.freshIDs(256)
-	bits, varying := idStrength(ids)
-	p.Tr.Note("%d ids: %d positions vary, about %.0f bits", len(ids), varying, bits)
-	Expect(bits).To(BeNumerically(">=", 128), "estimated id strength in bits (%d varying positions); want at least 128", varying)
-	Expect(sequential(ids)).To(BeFalse(), "the ids, read as numbers, step by a constant: they are sequential")
-})
-
-var _ = check("SECURE-003", func(p *Probe) {
-	r := p.Get(p.User("alice"), p.T.Paths.Session)
-	c, raw, ok := r.SessionCookie(p.T.Cookie)
-	Expect(ok).To(BeTrue(), "the first visit must set the %s cookie", p.T.Cookie)
-	Expect(c.HttpOnly).To(BeTrue(), "HttpOnly on %q: without it any script on the page can read the session id", raw)
-})
-
-var _ = check("SECURE-004", func(p *Probe) {
-	r := p.Get(p.User("alice"), p.T.Paths.Session)
-	c, raw, ok := r.SessionCookie(p.T.Cookie)
-	Expect(ok).To(BeTrue(), "the first visit must set the %s cookie", p.T.Cookie)
-	Expect(c.SameSite).NotTo(Equal(http.SameSiteDefaultMode), "SameSite on %q", raw)
-	Expect(strings.Contains(strings.ToLower(raw), "samesite=")).To(BeTrue(), "SameSite on %q", raw)
-})
+// Security hardening that no seed asks for: advisory.
+var securityCases = []Case{
+	{
+		ID: "SECURE-001", Level: Advisory, Area: "security", Source: NoSourceSection,
+		Title: "session ids are unique over a few thousand sessions",
+		Check: func(p *Probe) {
+			ids := p.freshIDs(p.T.Sessions)
+			seen := make(map[string]int, len(ids))
+			for i, id := range ids {
+				p.Expect(id).NotTo(BeEmpty(), "visit %d showed no id", i)
+				first, dup := seen[id]
+				p.Expect(dup).To(BeFalse(), "id %s was issued twice (visits %d and %d of %d)", id, first, i, len(ids))
+				seen[id] = i
+			}
+		},
+	},
+	{
+		ID: "SECURE-002", Level: Advisory, Area: "security", Source: NoSourceSection,
+		Title: "session ids are long and show no sequence",
+		Check: func(p *Probe) {
+			ids := p.freshIDs(256)
+			bits, varying := idStrength(ids)
+			p.Tr.Note("%d ids: %d positions vary, about %.0f bits", len(ids), varying, bits)
+			p.Expect(bits).To(BeNumerically(">=", 128), "estimated id strength in bits (%d varying positions); want at least 128", varying)
+			p.Expect(sequential(ids)).To(BeFalse(), "the ids, read as numbers, step by a constant: they are sequential")
+		},
+	},
+	{
+		ID: "SECURE-003", Level: Advisory, Area: "security", Source: NoSourceSection,
+		Title: "the session cookie is HttpOnly",
+		Check: func(p *Probe) {
+			r := p.Get(p.User("alice"), p.T.Paths.Session)
+			c, raw, ok := r.SessionCookie(p.T.Cookie)
+			p.Expect(ok).To(BeTrue(), "the first visit must set the %s cookie", p.T.Cookie)
+			p.Expect(c.HttpOnly).To(BeTrue(), "HttpOnly on %q: without it any script on the page can read the session id", raw)
+		},
+	},
+	{
+		ID: "SECURE-004", Level: Advisory, Area: "security", Source: NoSourceSection,
+		Title: "the session cookie has a SameSite attribute",
+		Check: func(p *Probe) {
+			r := p.Get(p.User("alice"), p.T.Paths.Session)
+			c, raw, ok := r.SessionCookie(p.T.Cookie)
+			p.Expect(ok).To(BeTrue(), "the first visit must set the %s cookie", p.T.Cookie)
+			p.Expect(c.SameSite).NotTo(Equal(http.SameSiteDefaultMode), "SameSite on %q", raw)
+			p.Expect(strings.Contains(strings.ToLower(raw), "samesite=")).To(BeTrue(), "SameSite on %q", raw)
+		},
+	},
+}

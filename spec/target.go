@@ -2,7 +2,6 @@ package spec
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,80 +9,66 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/sessionspec/sessionspec/contract"
 )
 
 // DefaultTimeout is Twisted's session timeout, assumed when the target
 // does not say otherwise.
-const DefaultTimeout = 900 * time.Second
+const DefaultTimeout = contract.DefaultTimeout
 
-// DiscoveryPath is where a target may describe itself.
-const DiscoveryPath = "/.well-known/sessionspec"
+// Paths are the target's resources, relative to its URL (see package
+// contract). An empty path means the target does not serve it.
+type Paths = contract.Paths
 
-// Paths are the target's resources, relative to its URL. An empty path
-// means the target does not have that resource; the cases that need it
-// are then not applicable.
-type Paths struct {
-	Session string `json:"session"` // "Your session id is: <uid>"
-	Expire  string `json:"expire"`  // expires the current session
-	LogMe   string `json:"logme"`   // registers an expiry notification, once per session
-	Expired string `json:"expired"` // text/plain: uids whose notification fired, one per line
-	Counter string `json:"counter"` // per-session counter: the first integer in the body
-	Clock   string `json:"clock"`   // clock control: GET now, POST ?advance=DURATION
-}
+// Overshoot is how long past its timeout a session may still be found
+// by the MUST cases: one second, so that a store that counts time in
+// whole seconds (signed-cookie timestamps, TTLs in seconds, file mtimes)
+// gets the same verdict on every run. TIMEOUT-005 (SHOULD) checks the
+// timeout without it.
+const Overshoot = time.Second
 
-// PathNames are the names of the resources, as the discovery document and
-// --paths spell them.
-var PathNames = []string{"session", "expire", "logme", "expired", "counter", "clock"}
-
-// field returns the path named name.
-func (p *Paths) field(name string) (*string, bool) {
-	f, ok := map[string]*string{"session": &p.Session, "expire": &p.Expire, "logme": &p.LogMe,
-		"expired": &p.Expired, "counter": &p.Counter, "clock": &p.Clock}[name]
-	return f, ok
-}
-
-// Set sets the path named name (one of PathNames); an empty path means
-// the target does not serve that resource, except for the session page,
-// which every target serves.
-func (p *Paths) Set(name, path string) error {
-	f, ok := p.field(name)
-	switch {
-	case !ok:
-		return fmt.Errorf("%q is not one of %s", name, strings.Join(PathNames, ", "))
-	case name == "session" && path == "":
-		return errors.New("the session path cannot be empty")
-	}
-	if _, err := url.Parse(path); err != nil {
-		return fmt.Errorf("%s path %q: %v", name, path, err)
-	}
-	*f = path
-	return nil
-}
-
-// ReferencePaths are the paths of the reference server, the defaults.
-var ReferencePaths = Paths{
-	Session: "/", Expire: "/expire", LogMe: "/logme",
-	Expired: "/expired", Counter: "/counter",
-}
+// Bounds on what the suite keeps and asks for, whatever the target sends.
+const (
+	// MaxSessions bounds Target.Sessions.
+	MaxSessions = 100_000
+	// maxBody is the most of a response body the suite reads; a longer
+	// body is a target error, never silently cut into a verdict.
+	maxBody = 1 << 20
+	// maxHeaderBytes bounds a response's header block.
+	maxHeaderBytes = 256 << 10
+	// maxFeed bounds the bytes of one read of the expired feed.
+	maxFeed = 512 << 20
+)
 
 // Target is an implementation under test and what the suite knows of it.
+// A Target is read, never changed, by a run: one Target can serve several
+// runs at once.
 type Target struct {
-	// URL is the base every path is resolved against.
+	// URL is the base every path is resolved against: a target mounted
+	// under a prefix (http://host/app/) has its paths and its discovery
+	// document under that prefix.
 	URL *url.URL
 	// Name is how reports call the target.
 	Name string
-	// Cookie is the session cookie's name.
+	// Cookie is the session cookie's name; empty means "take it from the
+	// first response of the session page" (CookieSource says which).
 	Cookie string
+	// CookieSource says where Cookie came from: "discovery", "flag",
+	// "detected" or "" (unknown yet).
+	CookieSource string
 	// Timeout is the target's session inactivity timeout.
 	Timeout time.Duration
-	// Paths locate the resources; Clock and Expired may be absolute URLs.
+	// Paths locate the resources. Clock and Expired may be absolute URLs
+	// when the user gives them; a discovery document cannot.
 	Paths Paths
 	// ExpiredLines, when set, is the expiry feed instead of Paths.Expired:
 	// the lines the target has printed so far (e.g. its stdout, with
 	// "Session <uid> has expired." lines).
 	ExpiredLines func() []string
 	// Transport carries the suite's requests; nil means a fresh
-	// http.Transport. Tests substitute an in-memory one.
+	// http.Transport with the suite's bounds. Tests substitute an
+	// in-memory one (HandlerTransport).
 	Transport http.RoundTripper
 	// MaxWait is the longest wall-clock wait a case may need; cases that
 	// would need longer without a controlled clock are not applicable.
@@ -92,7 +77,8 @@ type Target struct {
 	Tolerance time.Duration
 	// RequestTimeout bounds every request the suite makes.
 	RequestTimeout time.Duration
-	// Sessions is how many sessions the uniqueness checks create.
+	// Sessions is how many sessions the uniqueness check creates (at most
+	// MaxSessions).
 	Sessions int
 	// Discovered reports whether the target served a discovery document.
 	Discovered bool
@@ -100,52 +86,111 @@ type Target struct {
 	// the session page shows none (e.g. the docs' ExpirationLogger, which
 	// renders an empty page).
 	IDFromCookie bool
+	// Allowed are the origins besides the target's that the user named
+	// (a clock or feed given by flag); nothing else is ever contacted.
+	Allowed []string
 }
 
 // Controlled reports whether the target's time is driven by the suite.
 func (t *Target) Controlled() bool { return t.Paths.Clock != "" }
 
 // Resolve returns the absolute URL of a path or URL given for the target.
+// A path with a leading slash is under the base URL's path too, so a
+// target mounted at http://host/app/ has its session page "/" at
+// http://host/app/.
 func (t *Target) Resolve(p string) string {
 	ref, err := url.Parse(p)
 	if err != nil {
 		return t.URL.String() + p
 	}
+	if ref.Scheme == "" && ref.Host == "" && strings.HasPrefix(ref.Path, "/") {
+		ref.Path = strings.TrimPrefix(ref.Path, "/")
+		if ref.RawPath != "" {
+			ref.RawPath = strings.TrimPrefix(ref.RawPath, "/")
+		}
+	}
 	return t.URL.ResolveReference(ref).String()
 }
 
-// Discovery is the document a target serves at DiscoveryPath. Every field
-// is optional; what is missing keeps its default.
-type Discovery struct {
-	Version        int      `json:"sessionspec"`
-	Implementation string   `json:"implementation"`
-	Cookie         string   `json:"cookie"`
-	TimeoutSeconds *float64 `json:"timeout_seconds"`
-	Paths          *Paths   `json:"paths"`
-	IDFromCookie   bool     `json:"id_from_cookie"`
+// origin is scheme://host:port of u.
+func origin(u *url.URL) string {
+	host := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			host += ":443"
+		} else {
+			host += ":80"
+		}
+	}
+	return strings.ToLower(u.Scheme + "://" + host)
+}
+
+// sameOrigin reports whether u is the target's origin or one the user
+// allowed.
+func (t *Target) sameOrigin(u *url.URL) bool {
+	o := origin(u)
+	if o == origin(t.URL) {
+		return true
+	}
+	for _, a := range t.Allowed {
+		if au, err := url.Parse(a); err == nil && origin(au) == o {
+			return true
+		}
+	}
+	return false
 }
 
 // NewTarget returns the target at rawURL with every default: the
-// reference's paths, Twisted's cookie name and 900 s timeout, and no
-// controlled clock.
+// contract's paths, a cookie name to be taken from the first response,
+// the 900 s timeout, and no controlled clock.
 func NewTarget(rawURL string) (*Target, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("target URL %q: %v", rawURL, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("target URL %q: want http://host:port or https://host:port", rawURL)
+		return nil, fmt.Errorf("target URL %q: want http://host:port[/prefix/] or https://…", rawURL)
+	}
+	if u.User != nil || u.Fragment != "" || u.RawQuery != "" {
+		return nil, fmt.Errorf("target URL %q: want no user, query or fragment", rawURL)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/"
-	cookie := "TWISTED_SESSION"
-	if u.Scheme == "https" {
-		cookie = "TWISTED_SECURE_SESSION" // Twisted's name over TLS
-	}
+	u.RawPath = ""
 	return &Target{
-		URL: u, Name: u.Host, Cookie: cookie, Timeout: DefaultTimeout, Paths: ReferencePaths,
+		URL: u, Name: u.Host, Timeout: DefaultTimeout, Paths: contract.DefaultPaths,
 		MaxWait: 30 * time.Second, Tolerance: 250 * time.Millisecond, RequestTimeout: 10 * time.Second,
 		Sessions: 2000,
 	}, nil
+}
+
+// Check reports a target whose settings cannot make a sound run.
+func (t *Target) Check() error {
+	switch {
+	case t.URL == nil:
+		return errors.New("target has no URL")
+	case t.Timeout < contract.MinTimeout || t.Timeout > contract.MaxTimeout:
+		return fmt.Errorf("timeout %s is not between %s and %s", t.Timeout, contract.MinTimeout, contract.MaxTimeout)
+	case t.Sessions < 2 || t.Sessions > MaxSessions:
+		return fmt.Errorf("sessions %d is not between 2 and %d", t.Sessions, MaxSessions)
+	case t.RequestTimeout <= 0 || t.MaxWait < 0 || t.Tolerance < 0:
+		return errors.New("request timeout must be positive; max wait and tolerance must not be negative")
+	case t.Cookie != "" && !contract.ValidCookieName(t.Cookie):
+		return fmt.Errorf("cookie %q is not a cookie name", t.Cookie)
+	}
+	for _, name := range contract.PathNames {
+		p := t.Paths.Get(name)
+		if p == "" {
+			continue
+		}
+		u, err := url.Parse(t.Resolve(p))
+		if err != nil {
+			return fmt.Errorf("paths.%s %q: %v", name, p, err)
+		}
+		if !t.sameOrigin(u) {
+			return fmt.Errorf("paths.%s %q is not on the target's origin %s; only a flag can name another origin", name, p, origin(t.URL))
+		}
+	}
+	return nil
 }
 
 // Discover reads the target's discovery document, if it serves one, and
@@ -155,7 +200,7 @@ func NewTarget(rawURL string) (*Target, error) {
 func (t *Target) Discover(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, t.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", t.Resolve(strings.TrimPrefix(DiscoveryPath, "/")), nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", t.Resolve(contract.PathDiscovery), nil)
 	if err != nil {
 		return err
 	}
@@ -164,7 +209,7 @@ func (t *Target) Discover(ctx context.Context) error {
 		return fmt.Errorf("target %s is unreachable: %v", t.URL, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, contract.MaxDiscovery+1))
 	if err != nil {
 		return fmt.Errorf("reading %s: %v", req.URL, err)
 	}
@@ -173,76 +218,49 @@ func (t *Target) Discover(ctx context.Context) error {
 		return nil
 	case resp.StatusCode != http.StatusOK:
 		return fmt.Errorf("%s answered %s; want 200 with the discovery document, or 404", req.URL, resp.Status)
-	case len(body) > 64<<10:
-		return fmt.Errorf("%s: discovery document over 64 KiB", req.URL)
 	}
-	d, err := ParseDiscovery(body)
+	d, err := contract.ParseDiscovery(body)
 	if err != nil {
 		return fmt.Errorf("%s: %v", req.URL, err)
 	}
-	t.apply(d)
-	t.Discovered = true
-	return nil
-}
-
-// ParseDiscovery checks and decodes a discovery document.
-func ParseDiscovery(body []byte) (Discovery, error) {
-	var d Discovery
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		return d, fmt.Errorf("discovery document is not valid: %v", err)
-	}
-	if dec.More() {
-		return d, errors.New("discovery document has data after the JSON object")
-	}
-	if d.Version != 1 {
-		return d, fmt.Errorf("discovery document: \"sessionspec\" is %d, want 1", d.Version)
-	}
-	if d.TimeoutSeconds != nil {
-		s := *d.TimeoutSeconds
-		if !(s > 0 && s <= 366*24*3600) {
-			return d, fmt.Errorf("discovery document: timeout_seconds %v is not a positive number of seconds up to a year", s)
-		}
-	}
-	if d.Cookie != "" && strings.ContainsAny(d.Cookie, " \t;=,\"") {
-		return d, fmt.Errorf("discovery document: cookie %q is not a cookie name", d.Cookie)
-	}
-	if p := d.Paths; p != nil {
-		if p.Session == "" {
-			return d, errors.New("discovery document: paths.session is required when paths is given")
-		}
-		for _, name := range PathNames {
-			f, _ := p.field(name)
-			if _, err := url.Parse(*f); err != nil {
-				return d, fmt.Errorf("discovery document: paths.%s %q: %v", name, *f, err)
-			}
-		}
-	}
-	return d, nil
-}
-
-func (t *Target) apply(d Discovery) {
 	if d.Implementation != "" {
 		t.Name = d.Implementation
 	}
 	if d.Cookie != "" {
-		t.Cookie = d.Cookie
+		t.Cookie, t.CookieSource = d.Cookie, "discovery"
 	}
-	if d.TimeoutSeconds != nil {
-		t.Timeout = time.Duration(*d.TimeoutSeconds * float64(time.Second))
-	}
+	t.Timeout = d.Timeout(t.Timeout)
 	if d.Paths != nil {
 		t.Paths = *d.Paths
 	}
 	t.IDFromCookie = t.IDFromCookie || d.IDFromCookie
+	t.Discovered = true
+	return nil
+}
+
+// transport is the suite's HTTP transport for a target: bounded headers,
+// no proxies from the environment, no compression surprises.
+func (t *Target) transport() http.RoundTripper {
+	if t.Transport != nil {
+		return t.Transport
+	}
+	return defaultTransport
+}
+
+var defaultTransport = &http.Transport{
+	Proxy:                  nil, // the target is reached directly, never through $HTTP_PROXY
+	MaxResponseHeaderBytes: maxHeaderBytes,
+	MaxIdleConnsPerHost:    64,
+	IdleConnTimeout:        30 * time.Second,
+	ForceAttemptHTTP2:      false,
 }
 
 // client is an HTTP client for the target that never follows redirects
-// (a redirect is an answer to check, and a loop must not hang the suite).
+// (a redirect is an answer to check, a loop must not hang the suite, and
+// a cookie must never follow one to another origin).
 func (t *Target) client() *http.Client {
 	return &http.Client{
-		Transport: t.Transport,
+		Transport: t.transport(),
 		Timeout:   t.RequestTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse

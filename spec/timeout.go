@@ -1,52 +1,158 @@
 package spec
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
 	. "github.com/onsi/gomega"
 )
 
+// phases is how many sessions a precise timing case starts on the wall
+// clock, spread evenly over one second: a store that counts time in whole
+// seconds then shows its rounding in some of them on every run, whatever
+// the phase of the second the case starts in, instead of in one run out
+// of several.
+const phases = 5
+
+// phased starts one session per phase (one on a controlled clock, where
+// there is no phase to hide in), lets each idle for idle after its own
+// last visit, then visits each again. It reports, per session, whether
+// it was still the same session. The visits are this goroutine's own,
+// in time order; no session is visited between its two visits.
+func (p *Probe) phased(name string, idle time.Duration) (alive []bool) {
+	n := phases
+	if p.T.Controlled() {
+		n = 1
+	}
+	users := make([]*User, n)
+	ids := make([]string, n)
+	due := make([]time.Time, n)
+	if p.T.Controlled() {
+		users[0] = p.User(name)
+		ids[0] = p.Visit(users[0])
+		p.Idle(idle)
+		return []bool{p.Visit(users[0]) == ids[0]}
+	}
+	start := time.Now()
+	for i := range n {
+		p.sleepUntil(start.Add(time.Duration(i) * time.Second / time.Duration(n)))
+		users[i] = p.User(fmt.Sprintf("%s-phase-%d", name, i))
+		ids[i] = p.Visit(users[i])
+		due[i] = time.Now().Add(idle)
+	}
+	p.Tr.Note("%d sessions started %s apart; each is visited again %s after its first visit", n, time.Second/time.Duration(n), idle)
+	alive = make([]bool, n)
+	for i := range n {
+		p.sleepUntil(due[i])
+		alive[i] = p.Visit(users[i]) == ids[i]
+	}
+	return alive
+}
+
+// sleepUntil waits on the wall clock until t (the case needs Time).
+func (p *Probe) sleepUntil(t time.Time) {
+	if d := time.Until(t); d > 0 {
+		p.Idle(d)
+	}
+}
+
+// describe renders per-phase outcomes: "alive at phases 0, 2 of 5".
+func describe(alive []bool, want bool) string {
+	var at []string
+	for i, a := range alive {
+		if a == want {
+			at = append(at, fmt.Sprint(i))
+		}
+	}
+	return fmt.Sprintf("%s of %d", strings.Join(at, ", "), len(alive))
+}
+
 // Session Endings: a session lives for its timeout after the last access.
-var _ = check("TIMEOUT-001", func(p *Probe) {
-	idle := p.T.Timeout - p.Margin()
-	p.NeedTime(idle)
-	u := p.User("alice")
-	id := p.Visit(u)
-	p.Idle(idle)
-	Expect(p.Visit(u)).To(Equal(id), "after %s idle (timeout %s) the session must still be there", idle, p.T.Timeout)
-})
-
-var _ = check("TIMEOUT-002", func(p *Probe) {
-	p.NeedTime(p.Full())
-	u := p.User("alice")
-	id := p.Visit(u)
-	p.Idle(p.Full())
-	Expect(p.Visit(u)).NotTo(Equal(id), "after %s idle (timeout %s) the session must be gone", p.Full(), p.T.Timeout)
-})
-
-var _ = check("TIMEOUT-003", func(p *Probe) {
-	// Visits three quarters of a timeout apart span more than two
-	// timeouts in all; only refresh-on-access keeps the session.
-	step := p.T.Timeout * 3 / 4
-	p.NeedTime(3*step + p.Full())
-	u := p.User("alice")
-	id := p.Visit(u)
-	for i := range 3 {
-		p.Idle(step)
-		Expect(p.Visit(u)).To(Equal(id),
-			"visit %d, %s after the previous one (timeout %s): a visited session must stay active", i+1, step, p.T.Timeout)
-	}
-	p.Idle(p.Full())
-	Expect(p.Visit(u)).NotTo(Equal(id), "%s after the last visit the session must be gone", p.Full())
-})
-
-var _ = check("TIMEOUT-004", func(p *Probe) {
-	if p.T.Timeout != DefaultTimeout {
-		p.NotApplicable("the target runs a custom timeout of %s (ShortSession); run it with its default to check this", p.T.Timeout)
-	}
-	p.NeedTime(DefaultTimeout + p.Full())
-	u := p.User("alice")
-	id := p.Visit(u)
-	p.Idle(DefaultTimeout - p.Margin())
-	Expect(p.Visit(u)).To(Equal(id), "after %s idle the session must still be there", DefaultTimeout-p.Margin())
-	p.Idle(p.Full())
-	Expect(p.Visit(u)).NotTo(Equal(id), "after %s idle the session must be gone", p.Full())
-})
+var timeoutCases = []Case{
+	{
+		ID: "TIMEOUT-001", Level: Must, Area: "timeout", Source: SessionEndings,
+		Title: "a session idle for less than its timeout survives",
+		Seed:  "This attribute gives the number of seconds a session may go without being accessed before it expires.",
+		Needs: []Resource{Time},
+		Check: func(p *Probe) {
+			idle := p.T.Timeout - p.Margin()
+			p.NeedTime(idle + time.Second)
+			alive := p.phased("alice", idle)
+			p.Expect(slices.Contains(alive, false)).To(BeFalse(),
+				"after %s idle (timeout %s) every session must still be there; gone at phases %s: a store that rounds time down to whole seconds ends sessions early",
+				idle, p.T.Timeout, describe(alive, false))
+		},
+	},
+	{
+		ID: "TIMEOUT-002", Level: Must, Area: "timeout", Source: SessionEndings,
+		Title: "a session idle for its timeout is gone (within a second)",
+		Seed:  "Stop visiting it for five seconds to see your session expiration message.",
+		Needs: []Resource{Time},
+		Check: func(p *Probe) {
+			p.NeedTime(p.Full())
+			u := p.User("alice")
+			id := p.Visit(u)
+			p.Idle(p.Full())
+			p.Expect(p.Visit(u)).NotTo(Equal(id), "after %s idle (timeout %s, plus %s for stores that count whole seconds) the session must be gone", p.Full(), p.T.Timeout, Overshoot)
+		},
+	},
+	{
+		ID: "TIMEOUT-003", Level: Must, Area: "timeout", Source: SessionEndings,
+		Title: "each visit restarts the inactivity timeout",
+		Seed:  "Keep visiting it to keep your session active.",
+		Needs: []Resource{Time},
+		Check: func(p *Probe) {
+			// Visits three quarters of a timeout apart span more than two
+			// timeouts in all; only refresh-on-access keeps the session.
+			step := p.T.Timeout * 3 / 4
+			p.NeedTime(3*step + p.Full())
+			u := p.User("alice")
+			id := p.Visit(u)
+			for i := range 3 {
+				p.Idle(step)
+				p.Expect(p.Visit(u)).To(Equal(id),
+					"visit %d, %s after the previous one (%s after the session began; timeout %s): a visited session must stay active, so each visit must restart its timeout (refresh on access)",
+					i+1, step, time.Duration(i+1)*step, p.T.Timeout)
+			}
+			p.Idle(p.Full())
+			p.Expect(p.Visit(u)).NotTo(Equal(id), "the visits kept the session alive (refresh works), but %s after the last visit it must be gone: it never expired", p.Full())
+		},
+	},
+	{
+		ID: "TIMEOUT-004", Level: Must, Area: "timeout", Source: SessionEndings,
+		Title: "the default timeout is 15 minutes",
+		Seed:  "The default is 15 minutes.",
+		Needs: []Resource{Time},
+		Check: func(p *Probe) {
+			if p.T.Timeout != DefaultTimeout {
+				p.NotApplicable("the target runs a custom timeout of %s (ShortSession); run it with its default to check this", p.T.Timeout)
+			}
+			p.NeedTime(DefaultTimeout - p.Margin() + p.Full())
+			u := p.User("alice")
+			id := p.Visit(u)
+			p.Idle(DefaultTimeout - p.Margin())
+			p.Expect(p.Visit(u)).To(Equal(id), "after %s idle the session must still be there", DefaultTimeout-p.Margin())
+			p.Idle(p.Full())
+			p.Expect(p.Visit(u)).NotTo(Equal(id), "after %s idle the session must be gone", p.Full())
+		},
+	},
+	{
+		ID: "TIMEOUT-005", Level: Should, Area: "timeout", Source: SessionEndings,
+		Title: "a session is gone at its timeout, not a second later (no whole-second rounding)",
+		Seed:  "This attribute gives the number of seconds a session may go without being accessed before it expires.",
+		Needs: []Resource{Time},
+		Check: func(p *Probe) {
+			p.NeedTime(p.Exact() + 2*time.Second)
+			alive := p.phased("alice", p.Exact())
+			survivors := describe(alive, true)
+			if slices.Contains(alive, true) {
+				p.Tr.Note("detected resolution: whole seconds (sessions outlived timeout %s + tolerance %s at phases %s)", p.T.Timeout, p.T.Tolerance, survivors)
+			}
+			p.Expect(slices.Contains(alive, true)).To(BeFalse(),
+				"after %s idle (timeout %s) every session must be gone; alive at phases %s, so the store keeps sessions up to a second too long: it counts time in whole seconds (resolution 1 s)",
+				p.Exact(), p.T.Timeout, survivors)
+		},
+	},
+}

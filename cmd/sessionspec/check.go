@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessionspec/sessionspec/browser"
+	"github.com/sessionspec/sessionspec/contract"
 	"github.com/sessionspec/sessionspec/reference"
 	"github.com/sessionspec/sessionspec/spec"
 )
@@ -35,6 +36,10 @@ type checkConfig struct {
 	json           string
 	expect         string
 	labelFilter    string
+	cookie         string
+	parallel       int
+	deadline       time.Duration
+	allowNA        string
 	verbose        bool
 	insecure       bool
 	name           string
@@ -47,13 +52,17 @@ type checkConfig struct {
 
 const checkUsage = `usage: sessionspec check [URL] [flags]
 
-Runs the conformance suite against the session implementation at URL.
-Without URL it checks an embedded reference server on a fake clock.
-The target's discovery document (URL/.well-known/sessionspec) is read when
-present; flags override it. Exit codes: 0 every MUST case passed (or every
-outcome matched --expect), 1 a conformance failure, 2 a harness or target
-error. With --browser it also replays the seeds' walk-throughs in headless
-Chromium (the cases labelled browser), with a screenshot of every step.
+Runs the conformance suite against the session implementation at URL
+(a base URL with a path, http://host/app/, is the root of every resource
+and of the discovery document). Without URL it checks an embedded
+reference server on a fake clock. The target's discovery document
+(URL/.well-known/sessionspec) is read when present; flags override it.
+Exit codes: 0 every MUST case ran and passed (or every outcome matched
+--expect), 1 a conformance failure, 2 a harness or target error (also an
+interrupted run), 3 incomplete: a MUST case could not run (--allow-na or
+an expectation "ID n/a" accepts that). With --browser it also replays the
+seeds' walk-throughs in headless Chromium (the cases labelled browser),
+with a screenshot of every step.
 
 flags:
 `
@@ -63,15 +72,19 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	fs := flag.NewFlagSet("sessionspec check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, checkUsage); fs.PrintDefaults() }
-	fs.DurationVar(&c.timeout, "timeout", 0, "the target's session `timeout` (default: from discovery, else 900s)")
+	fs.DurationVar(&c.timeout, "timeout", 0, "the target's session `timeout`, what it is configured with, not a time limit (default: from discovery, else 900s)")
+	fs.StringVar(&c.cookie, "cookie", "", "the session cookie's `name` (default: from discovery, else taken from the first response of the session page)")
+	fs.IntVar(&c.parallel, "parallel", spec.DefaultParallel, "how many cases run at once (on a controlled clock a case that moves time always runs alone)")
+	fs.DurationVar(&c.deadline, "deadline", 0, "overall time limit of the run; cases still running then are interrupted, exit 2 (default: 15m plus 2 x --max-wait)")
+	fs.StringVar(&c.allowNA, "allow-na", "", "label `expression` of MUST cases allowed to be not applicable without making the run incomplete, e.g. TIMEOUT-004 or 'notify'")
 	fs.StringVar(&c.clock, "clock", "", "`URL` or path of the target's clock-control resource (GET now, POST ?advance=D)")
 	fs.StringVar(&c.expired, "expired", "", "`URL` or path of the expired-notification feed, or \"stdout\" for the --run command's output")
 	fs.StringVar(&c.paths, "paths", "", "resource paths, `name=path,...` with names session, expire, logme, expired, counter, clock (empty path: not served)")
 	fs.DurationVar(&c.maxWait, "max-wait", 30*time.Second, "longest wall-clock `wait` a case may need; longer cases are not applicable")
 	fs.DurationVar(&c.tolerance, "tolerance", 250*time.Millisecond, "slack around a wall-clock timeout: alive at timeout-tolerance, gone at timeout+tolerance")
 	fs.DurationVar(&c.requestTimeout, "request-timeout", 10*time.Second, "bound on each request")
-	fs.IntVar(&c.sessions, "sessions", 2000, "how many sessions the uniqueness check creates")
-	fs.StringVar(&c.run, "run", "", "shell `command` that starts the target; its stdout is captured and it is stopped afterwards")
+	fs.IntVar(&c.sessions, "sessions", 2000, fmt.Sprintf("how many sessions the uniqueness check creates (2 to %d)", spec.MaxSessions))
+	fs.StringVar(&c.run, "run", "", "shell `command` that starts the target; it is stopped afterwards (its stdout is the notification feed only with --expired stdout)")
 	fs.DurationVar(&c.startTimeout, "start-timeout", 30*time.Second, "how long to wait for the --run target to answer")
 	fs.StringVar(&c.junit, "junit", "", "write a JUnit XML report to `file`")
 	fs.StringVar(&c.json, "json", "", "write a JSON report to `file`")
@@ -103,8 +116,14 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 		return c, fmt.Errorf("--timeout must be positive, got %s", c.timeout)
 	case c.maxWait < 0 || c.tolerance < 0 || c.requestTimeout <= 0 || c.startTimeout <= 0:
 		return c, errors.New("--max-wait and --tolerance must not be negative; --request-timeout and --start-timeout must be positive")
-	case c.sessions < 2:
-		return c, fmt.Errorf("--sessions must be at least 2, got %d", c.sessions)
+	case c.sessions < 2 || c.sessions > spec.MaxSessions:
+		return c, fmt.Errorf("--sessions must be between 2 and %d, got %d", spec.MaxSessions, c.sessions)
+	case c.parallel < 1:
+		return c, fmt.Errorf("--parallel must be at least 1, got %d", c.parallel)
+	case c.set["deadline"] && c.deadline <= 0:
+		return c, fmt.Errorf("--deadline must be positive, got %s", c.deadline)
+	case c.cookie != "" && !contract.ValidCookieName(c.cookie):
+		return c, fmt.Errorf("--cookie %q is not a cookie name", c.cookie)
 	case c.run != "" && c.url == "":
 		return c, errors.New("--run needs the URL the command will serve")
 	case c.expired == "stdout" && c.run == "":
@@ -114,6 +133,14 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	}
 	if _, err := parsePaths(c.paths); err != nil {
 		return c, err
+	}
+	for _, f := range []struct{ flag, expr string }{{"--label-filter", c.labelFilter}, {"--allow-na", c.allowNA}} {
+		if _, err := spec.ParseLabelFilter(f.expr); err != nil {
+			return c, fmt.Errorf("%s: %v", f.flag, err)
+		}
+	}
+	if !c.set["deadline"] {
+		c.deadline = 15*time.Minute + 2*c.maxWait
 	}
 	return c, nil
 }
@@ -152,6 +179,16 @@ func (c checkConfig) apply(t *spec.Target) {
 	if c.name != "" {
 		t.Name = c.name
 	}
+	if c.cookie != "" {
+		t.Cookie, t.CookieSource = c.cookie, "--cookie"
+	}
+	// What the user names on the command line may be on another origin;
+	// nothing else may.
+	for _, f := range []string{c.clock, c.expired} {
+		if strings.HasPrefix(f, "http://") || strings.HasPrefix(f, "https://") {
+			t.Allowed = append(t.Allowed, f)
+		}
+	}
 	t.IDFromCookie = t.IDFromCookie || c.idFromCookie
 	if c.set["expired"] && c.expired != "stdout" {
 		t.Paths.Expired = c.expired
@@ -165,7 +202,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "sessionspec check: %v\n", err)
+		fmt.Fprintf(stderr, "sessionspec check: %v (see sessionspec check --help)\n", err)
 		return exitHarness
 	}
 	code, err := runCheck(ctx, c, stdout, stderr)
@@ -178,46 +215,51 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runCheck does the work of check; an error is a harness or target error,
 // reported in one line with exit code 2.
 func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, c.deadline, fmt.Errorf("the run's --deadline of %s passed", c.deadline))
+	defer cancel()
+	cases := spec.Cases()
+	if c.browser {
+		cases = append(cases, browser.Cases()...)
+	}
+	selected, err := spec.Select(cases, c.labelFilter)
+	if err != nil {
+		if !c.browser {
+			if _, all := spec.Select(append(cases, browser.Cases()...), c.labelFilter); all == nil {
+				err = fmt.Errorf("%v; the browser cases run only with --browser", err)
+			}
+		}
+		return exitHarness, err
+	}
 	var exp spec.Expectations
 	if c.expect != "" {
 		f, err := os.Open(c.expect)
 		if err != nil {
 			return exitHarness, fmt.Errorf("--expect: %v", err)
 		}
-		exp, err = spec.ParseExpectations(f)
+		exp, err = spec.ParseExpectations(f, append(spec.Cases(), browser.Cases()...))
 		f.Close()
 		if err != nil {
 			return exitHarness, fmt.Errorf("--expect %s: %v", c.expect, err)
 		}
 	}
-	// Report files are created before the run, so that an unwritable path
-	// costs seconds, not a whole run.
-	var reportFiles []*os.File
+	// An unwritable report path costs seconds, not a whole run; the
+	// reports themselves are written whole at the end, or not at all.
 	for _, path := range []string{c.junit, c.json} {
-		var f *os.File
 		if path != "" {
-			var err error
-			if f, err = os.Create(path); err != nil {
+			if err := spec.CheckWritable(path); err != nil {
 				return exitHarness, fmt.Errorf("report file: %v", err)
 			}
-			defer f.Close()
 		}
-		reportFiles = append(reportFiles, f)
 	}
-	// Without --browser the browser cases are left out; with it, Chromium
-	// starts now, so that a missing or broken one is said at once, in one
-	// line, before any target is started or any case runs.
-	labelFilter := c.labelFilter
+	// With --browser, Chromium starts now, so that a missing or broken one
+	// is said at once, in one line, before any target is started or any
+	// case runs.
 	if c.browser {
 		browser.Configure(browser.Options{Chromium: c.chromium, Screenshots: c.screenshotDir(), Insecure: c.insecure})
 		defer browser.Stop()
 		if err := browser.Start(ctx); err != nil {
 			return exitHarness, err
 		}
-	} else if labelFilter == "" {
-		labelFilter = "!" + browser.Area
-	} else {
-		labelFilter = "(" + labelFilter + ") && !" + browser.Area
 	}
 
 	url := c.url
@@ -239,7 +281,7 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	}
 	target.RequestTimeout = c.requestTimeout
 	if c.insecure {
-		target.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+		target.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, Proxy: nil, MaxResponseHeaderBytes: 256 << 10}
 	}
 
 	var proc *targetProcess
@@ -256,11 +298,8 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 		return exitHarness, err
 	}
 	c.apply(target)
-	if proc != nil && (c.expired == "stdout" || !c.set["expired"] && !(target.Discovered && target.Paths.Expired != "")) {
+	if proc != nil && c.expired == "stdout" {
 		target.ExpiredLines = proc.lines
-	}
-	if err := checkClock(ctx, target); err != nil {
-		return exitHarness, err
 	}
 	if c.url == "" && c.name == "" {
 		target.Name = "embedded reference"
@@ -270,21 +309,19 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	if target.Controlled() {
 		clock = "controlled clock at " + target.Resolve(target.Paths.Clock)
 	}
-	fmt.Fprintf(stdout, "sessionspec: checking %s at %s (%s, session timeout %s)\n", target.Name, target.URL, clock, target.Timeout)
-	opts := spec.Options{LabelFilter: labelFilter}
-	if c.verbose {
-		opts.GinkgoOutput = stderr
-	}
+	fmt.Fprintf(stdout, "sessionspec %s: checking %s at %s (%s, session timeout %s, %d cases, %d at a time)\n",
+		spec.Version, target.Name, target.URL, clock, target.Timeout, len(selected), c.parallel)
+	opts := spec.Options{Cases: cases, LabelFilter: c.labelFilter, Parallel: c.parallel, AllowNA: c.allowNA}
 	opts.OnCase = func(r spec.Result) {
 		if exp != nil {
 			e := exp[r.ID]
 			r.Expected, r.Reason = e.Outcome, e.Reason
 		}
 		fmt.Fprintln(stdout, r.Line())
-		if r.Outcome == spec.Failed || r.Outcome == spec.Errored || r.Outcome == spec.NotApplicable {
+		if r.Outcome != spec.Passed {
 			fmt.Fprintln(stdout, indent(r.Message, "      "))
 		}
-		if r.Outcome == spec.Failed || r.Outcome == spec.Errored {
+		if r.Outcome == spec.Failed || r.Outcome == spec.Errored || c.verbose && r.Evidence != "" {
 			if r.Seed != "" {
 				fmt.Fprintf(stdout, "      source: %s: %q\n", r.Source, r.Seed)
 			}
@@ -295,12 +332,27 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	}
 	rep, err := spec.Run(ctx, target, opts)
 	if err != nil {
+		if ctx.Err() != nil {
+			return exitHarness, fmt.Errorf("%v (%v)", err, context.Cause(ctx))
+		}
 		return exitHarness, err
+	}
+	if proc != nil {
+		if err := proc.stillOurs(); err != nil {
+			rep.Problems = append(rep.Problems, err.Error())
+		}
 	}
 	rep.Judge(exp)
 	s := rep.Summary
-	fmt.Fprintf(stdout, "sessionspec: %d cases: %d pass, %d fail (%d MUST), %d n/a, %d error in %.2fs",
-		len(rep.Results), s.Pass, s.Fail, s.MustFailures, s.NotApplicable, s.Error, rep.Seconds)
+	fmt.Fprintf(stdout, "sessionspec: cookie %s (%s)\n", orDash(rep.Cookie), rep.CookieSource)
+	for _, p := range rep.Problems {
+		fmt.Fprintf(stdout, "sessionspec: PROBLEM: %s\n", p)
+	}
+	if len(s.Incomplete) > 0 {
+		fmt.Fprintf(stdout, "sessionspec: INCOMPLETE: MUST cases not applicable: %s (their reasons are above; --allow-na accepts them on purpose)\n", strings.Join(s.Incomplete, ", "))
+	}
+	fmt.Fprintf(stdout, "sessionspec: %d cases: %d pass, %d fail (%d MUST), %d n/a, %d error, %d interrupted in %.2fs",
+		len(rep.Results), s.Pass, s.Fail, s.MustFailures, s.NotApplicable, s.Error, s.Interrupted, rep.Seconds)
 	if exp != nil {
 		fmt.Fprintf(stdout, "; %d differ from %s", s.Unexpected, c.expect)
 	}
@@ -308,18 +360,24 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	if c.browser {
 		fmt.Fprintf(stdout, "sessionspec: browser screenshots in %s\n", browser.ScreenshotDir())
 	}
-
-	if f := reportFiles[0]; f != nil {
-		if err := rep.WriteJUnit(f); err != nil {
+	if c.junit != "" {
+		if err := spec.WriteFile(c.junit, rep.WriteJUnit); err != nil {
 			return exitHarness, fmt.Errorf("writing %s: %v", c.junit, err)
 		}
 	}
-	if f := reportFiles[1]; f != nil {
-		if err := rep.WriteJSON(f); err != nil {
+	if c.json != "" {
+		if err := spec.WriteFile(c.json, rep.WriteJSON); err != nil {
 			return exitHarness, fmt.Errorf("writing %s: %v", c.json, err)
 		}
 	}
 	return rep.ExitCode, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // screenshotDir is where --browser puts its screenshots: --screenshots,

@@ -4,19 +4,26 @@
 //
 //	sessionspec serve [flags]        run the reference session server
 //	sessionspec check [URL] [flags]  run the conformance suite against URL
+//	sessionspec list [--json]        print the catalogue of cases
+//	sessionspec --version            print the tool's and the catalogue's versions
 //
 // Exit codes: 0 pass, 1 conformance failure, 2 harness or target error
-// (including a bad flag).
+// (including a bad flag), 3 incomplete (a MUST case could not run).
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/sessionspec/sessionspec/browser"
+	"github.com/sessionspec/sessionspec/spec"
 )
 
 // Exit codes, the same for every subcommand.
@@ -37,10 +44,13 @@ const usage = `usage:
   sessionspec serve [--addr 127.0.0.1:8080] [--timeout 900s] [--fake-clock] [--max-sessions N]
   sessionspec check [URL] [flags]   (sessionspec check --help lists the flags)
   sessionspec host MODULE.wasm [--addr 127.0.0.1:0] [--timeout D] [-- guest args]   (a wasip1 server on a virtual clock)
+  sessionspec list [--json]         the catalogue: ID, level, area, title, source, seed
+  sessionspec --version
 
 serve runs the reference session server; check runs the conformance suite
 against URL, or against an embedded reference server when URL is omitted.
-Exit codes: 0 pass, 1 conformance failure, 2 harness or target error.
+Exit codes: 0 pass, 1 conformance failure, 2 harness or target error,
+3 incomplete (a MUST case could not run).
 `
 
 // run is the whole command, minus the process: it returns the exit code.
@@ -56,6 +66,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return check(ctx, args[1:], stdout, stderr)
 	case "host":
 		return host(ctx, args[1:], stdout, stderr)
+	case "list":
+		return list(args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintf(stdout, "sessionspec %s, catalogue %s (%d cases)\n", spec.Version, spec.CatalogueVersion(allCases()), len(allCases()))
+		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -79,4 +94,45 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// allCases is every case the tool knows: the HTTP cases, then the browser
+// cases.
+func allCases() []spec.Case { return append(spec.Cases(), browser.Cases()...) }
+
+// list prints the catalogue without running anything.
+func list(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sessionspec list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the catalogue as JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitHarness
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sessionspec list: unexpected argument %q (see sessionspec list --help)\n", fs.Arg(0))
+		return exitHarness
+	}
+	cases := allCases()
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(struct {
+			Version   string      `json:"version"`
+			Catalogue string      `json:"catalogue"`
+			Cases     []spec.Case `json:"cases"`
+		}{spec.Version, spec.CatalogueVersion(cases), cases})
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "sessionspec %s, catalogue %s: %d cases\n", spec.Version, spec.CatalogueVersion(cases), len(cases))
+	for _, c := range cases {
+		fmt.Fprintf(stdout, "\n%-11s %-8s %-11s %s\n", c.ID, c.Level, c.Area, c.Title)
+		fmt.Fprintf(stdout, "            source: %s\n", c.Source)
+		if c.Seed != "" {
+			fmt.Fprintf(stdout, "            seed:   %q\n", c.Seed)
+		}
+	}
+	return exitOK
 }

@@ -3,10 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -132,44 +130,16 @@ func (p *targetProcess) stop() {
 	}
 }
 
-// checkClock makes sure a clock-control resource does what it claims
-// before any case relies on it: it reads the time, advances a
-// millisecond, and reads it again.
-func checkClock(ctx context.Context, t *spec.Target) error {
-	if !t.Controlled() {
+// stillOurs reports a target whose own process has died: whatever
+// answered since was not the command --run started.
+func (p *targetProcess) stillOurs() error {
+	select {
+	case <-p.exited:
+		p.mu.Lock()
+		tail := strings.Join(p.errOut, " | ")
+		p.mu.Unlock()
+		return fmt.Errorf("--run: the target's command exited during the run (%v): %s; whatever answered was not it", p.err, tail)
+	default:
 		return nil
 	}
-	tr := &spec.Transcript{}
-	u := spec.NewUser(t, "clock", tr)
-	read := func(method, query string) (time.Time, error) {
-		r, err := u.Do(ctx, method, t.Paths.Clock+query, "")
-		if err != nil {
-			return time.Time{}, fmt.Errorf("clock %s: %v", t.Resolve(t.Paths.Clock), err)
-		}
-		if r.Status != http.StatusOK {
-			return time.Time{}, fmt.Errorf("clock: %s %s%s answered %d, want 200", method, t.Resolve(t.Paths.Clock), query, r.Status)
-		}
-		now, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(r.Body))
-		if err != nil {
-			return time.Time{}, fmt.Errorf("clock: %s %s%s: the body is not an RFC 3339 time: %q", method, t.Resolve(t.Paths.Clock), query, strings.TrimSpace(r.Body))
-		}
-		return now, nil
-	}
-	t0, err := read("GET", "")
-	if err != nil {
-		return err
-	}
-	t1, err := read("POST", "?advance=1ms")
-	if err != nil {
-		return err
-	}
-	t2, err := read("GET", "")
-	if err != nil {
-		return err
-	}
-	if off := t2.Sub(t0) - time.Millisecond; math.Abs(float64(off)) > float64(time.Microsecond) || !t1.Equal(t2) {
-		return errors.New("clock: advancing 1ms moved the clock from " + t0.Format(time.RFC3339Nano) +
-			" to " + t2.Format(time.RFC3339Nano) + " (POST answered " + t1.Format(time.RFC3339Nano) + "); the clock resource does not control the target's time")
-	}
-	return nil
 }
