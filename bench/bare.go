@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/sessionspec/sessionspec/contract"
 	"github.com/sessionspec/sessionspec/reference"
 )
 
@@ -22,7 +23,7 @@ var (
 	bareBody        = []byte("Your session id is: " + bareUID)
 	bareContentType = []string{"text/plain; charset=utf-8"}
 	bareNoStore     = []string{"no-store"}
-	bareSetCookie   = []string{reference.CookieName + "=" + bareUID + "; Path=/; HttpOnly; SameSite=Lax"}
+	bareSetCookie   = []string{contract.CookieName + "=" + bareUID + "; Path=/; HttpOnly; SameSite=Lax"}
 )
 
 type bareHandler struct{}

@@ -27,7 +27,8 @@ if [[ $mode == wall ]]; then
 fi
 start=$(date +%s.%N)
 for i in $(seq "$n"); do
-	if ! bin/sessionspec check $url >reports/stability-run.txt 2>&1; then
+	args=(); [[ $mode == wall ]] && args=(--allow-na TIMEOUT-004)
+	if ! bin/sessionspec check $url "${args[@]}" >reports/stability-run.txt 2>&1; then
 		cp reports/stability-run.txt reports/stability-failure.txt
 		echo "stability ($mode): run $i of $n FAILED; output in reports/stability-failure.txt"
 		tail -5 reports/stability-failure.txt

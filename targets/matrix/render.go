@@ -76,7 +76,7 @@ func build(rs []*Run, wall time.Duration, browser bool) *Matrix {
 	// (the browser cases), by ID.
 	var cases []spec.Case
 	seen := map[string]bool{}
-	for _, c := range spec.Catalogue {
+	for _, c := range spec.Cases() {
 		cases = append(cases, c)
 		seen[c.ID] = true
 	}
