@@ -35,6 +35,7 @@ TEST_STAGES :=
 TEST_STAGES += deps
 TEST_STAGES += vet
 TEST_STAGES += test-race
+TEST_STAGES += test-gotest
 TEST_STAGES += test-browser
 TEST_STAGES += test-wasm
 TEST_STAGES += test-wasm-host
@@ -79,6 +80,11 @@ test: $(TEST_STAGES) ## what CI runs: deps, vet, test-race, test-wasm (see TEST_
 test-race: ## go test -race over ./...
 	$(call stage,go test -race ./...)
 	$(GO) test -race -count=1 -timeout $(RACE_TIMEOUT) ./...
+
+.PHONY: test-gotest
+test-gotest: ## spec.Test from other modules: examples/gotest (passes; fails naming TIMEOUT-003 with the bug planted) and scs in process
+	$(call stage,spec.Test from other modules: examples/gotest and targets/scs)
+	@bash ci/gotest.sh
 
 test-browser: ## the browser cases (BROWSER-*) in headless Chromium against the reference; fails without Chromium
 	$(call stage,go test ./browser/: the seeds' walk-throughs in headless Chromium against the reference)

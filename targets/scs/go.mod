@@ -3,3 +3,17 @@ module github.com/sessionspec/sessionspec/targets/scs
 go 1.26
 
 require github.com/alexedwards/scs/v2 v2.9.0
+
+require github.com/sessionspec/sessionspec v0.0.0
+
+require (
+	github.com/Masterminds/semver/v3 v3.4.0 // indirect
+	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/onsi/ginkgo/v2 v2.34.0 // indirect
+	github.com/onsi/gomega v1.44.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/net v0.56.0 // indirect
+	golang.org/x/text v0.38.0 // indirect
+)
+
+replace github.com/sessionspec/sessionspec => ../..

@@ -62,8 +62,16 @@ func (w *watcher) watch(token string) {
 	w.mu.Unlock()
 }
 
-func (w *watcher) poll(every time.Duration) {
-	for range time.Tick(every) {
+// poll looks every logged token up each period until done is closed.
+func (w *watcher) poll(every time.Duration, done <-chan struct{}) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
 		w.mu.Lock()
 		for token := range w.logged {
 			if _, found, err := w.store.Find(token); err == nil && !found {
@@ -112,20 +120,18 @@ func scsVersion() string {
 	return "v2 (version unknown)"
 }
 
-func main() {
-	port := flag.Int("port", 8080, "port to serve on 127.0.0.1")
-	timeout := flag.Duration("timeout", 2*time.Second, "SessionManager.IdleTimeout")
-	cleanup := flag.Duration("cleanup", time.Second, "memstore cleanup interval (memstore.NewWithCleanupInterval)")
-	pollEvery := flag.Duration("poll", 100*time.Millisecond, "ADAPTER: how often logged sessions are looked up to report their end")
-	flag.Parse()
-
-	store := memstore.NewWithCleanupInterval(*cleanup)
+// newSite maps the seed resources onto an scs SessionManager with a
+// memstore. stop ends the memstore's cleanup and the adapter's polling.
+func newSite(timeout, cleanup, pollEvery time.Duration) (site http.Handler, name string, stop func()) {
+	store := memstore.NewWithCleanupInterval(cleanup)
 	sm := scs.New()
+	def, _ := sm.Store.(*memstore.MemStore) // scs.New's own store, replaced; its cleanup goroutine runs anyway
 	sm.Store = store
-	sm.IdleTimeout = *timeout
+	sm.IdleTimeout = timeout
 
 	w := &watcher{store: store, logged: map[string]bool{}}
-	go w.poll(*pollEvery)
+	done := make(chan struct{})
+	go w.poll(pollEvery, done)
 
 	text := func(rw http.ResponseWriter, body string) {
 		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -170,8 +176,8 @@ func main() {
 		text(rw, fmt.Sprintf("Visit #%d for you!", n))
 	})
 
-	name := fmt.Sprintf("scs %s + memstore (IdleTimeout %s, cleanup every %s; expiry notifications: adapter polling every %s, scs has no hook)",
-		scsVersion(), *timeout, *cleanup, *pollEvery)
+	name = fmt.Sprintf("scs %s + memstore (IdleTimeout %s, cleanup every %s; expiry notifications: adapter polling every %s, scs has no hook)",
+		scsVersion(), timeout, cleanup, pollEvery)
 	discovery, _ := json.Marshal(map[string]any{
 		"sessionspec": 1, "implementation": name, "cookie": sm.Cookie.Name,
 		"timeout_seconds": timeout.Seconds(),
@@ -186,6 +192,24 @@ func main() {
 	})
 	mux.HandleFunc("GET /expired", func(rw http.ResponseWriter, r *http.Request) { text(rw, w.list()) })
 	mux.Handle("/", sm.LoadAndSave(seed))
+
+	return mux, name, func() {
+		close(done)
+		store.StopCleanup()
+		if def != nil {
+			def.StopCleanup()
+		}
+	}
+}
+
+func main() {
+	port := flag.Int("port", 8080, "port to serve on 127.0.0.1")
+	timeout := flag.Duration("timeout", 2*time.Second, "SessionManager.IdleTimeout")
+	cleanup := flag.Duration("cleanup", time.Second, "memstore cleanup interval (memstore.NewWithCleanupInterval)")
+	pollEvery := flag.Duration("poll", 100*time.Millisecond, "ADAPTER: how often logged sessions are looked up to report their end")
+	flag.Parse()
+	mux, name, stopSite := newSite(*timeout, *cleanup, *pollEvery)
+	defer stopSite()
 
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", *port))
 	if err != nil {
