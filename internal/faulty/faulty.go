@@ -1,6 +1,13 @@
-// Package faulty builds deliberately broken session servers: the
-// reference with one defect each. The suite proves itself by failing every
-// one of them, naming the case that caught the defect.
+// Package faulty builds deliberately broken session servers, and a few
+// deliberately unusual but correct ones. The suite proves itself by
+// failing every broken one, naming the case that caught the defect, and
+// by passing every honest one.
+//
+// Most faults are the reference with one defect each; the others are
+// small stores of their own (stores.go): a signed-cookie store that keeps
+// its state on the client, and a server-side store with switches for
+// the defects of real stores. Each is described by one Entry literal in
+// Faults or Honest, with the verdict a check of it must give.
 package faulty
 
 import (
@@ -21,10 +28,11 @@ import (
 	"github.com/sessionspec/sessionspec/reference"
 )
 
-// Fault names one defect.
+// Fault names one target of this package: a defect, or for the entries
+// of Honest an unusual but correct server.
 type Fault string
 
-// The defects, each with the case expected to catch it.
+// The defects of the reference, each with the case expected to catch it.
 const (
 	NoRefresh          Fault = "no-refresh"            // a visit does not restart the timeout (Twisted 22.4's behaviour)
 	NeverExpires       Fault = "never-expires"         // advertises its timeout but never times out
@@ -40,40 +48,211 @@ const (
 	SequentialIDs      Fault = "sequential-ids"        // uids are a counter: 64 hex digits, hardly any of them varying
 )
 
-// Faults lists every defect with the case that must catch it.
-var Faults = []struct {
-	Fault    Fault
+// The defects of the stores in stores.go.
+const (
+	// SignedCookieRevives keeps the whole session on the client, as
+	// express cookie-session and Rails' cookie store do: a value cookie
+	// "sess" (base64 of the id, the counter and the last access) and a
+	// signature cookie "sess.sig" (its HMAC). /expire clears both, but
+	// the server keeps no revocation list, so the old pair replayed
+	// brings the session back, counter and all; an older pair replayed
+	// rolls the counter back.
+	SignedCookieRevives Fault = "signed-cookie-revives"
+	// SignedCookieRollback is the same store with a revocation list of
+	// the ids /expire ended, so an expired session stays dead; but the
+	// counter still lives in the cookie, so replaying an older pair of a
+	// live session rolls the counter back (a fork of the session).
+	SignedCookieRollback Fault = "signed-cookie-rollback"
+	// AdoptsDestroyedIDs is a server-side store that, given a cookie
+	// naming a session it destroyed through /expire, makes a new session
+	// with that same id (a "regenerate on unknown id" bug). /expire
+	// clears the cookie, so only a replayed cookie shows it; ids it never
+	// issued are not adopted.
+	AdoptsDestroyedIDs Fault = "adopts-destroyed-ids"
+	// WholeSecondTimestamps stamps the last access in whole seconds
+	// (time.Now().Unix()) and expires a session once
+	// now_seconds - stamp > timeout_seconds, so a 3 s session lives
+	// between 3 and 4 s, depending on the phase of its last access
+	// within its second. On the wall clock, with a short timeout.
+	WholeSecondTimestamps Fault = "whole-second-timestamps"
+	// DropsSessionOnHostileCookie answers a request whose session cookie
+	// is malformed or names an id it never issued with 200, no session
+	// ("No session.") and no cookie, so the client is left without a
+	// session for as long as it keeps the cookie. A stale id (issued,
+	// since ended) gets a new session, as it should.
+	DropsSessionOnHostileCookie Fault = "drops-session-on-hostile-cookie"
+	// NeverExpiresWall never expires a session, on the wall clock, with
+	// the default 900 s timeout in its discovery document and no clock:
+	// a check with default flags cannot run the MUST timing cases, so it
+	// must not pass (Verdict Incomplete).
+	NeverExpiresWall Fault = "never-expires-wall"
+)
+
+// The honest targets: unusual, correct, and to be checked as such.
+const (
+	// NoExpiryHook has no expiry notifications: /logme and /expired are
+	// 404, though its discovery document lists them.
+	NoExpiryHook Fault = "no-expiry-hook"
+	// NoExpiryHookNoDiscovery is NoExpiryHook without a discovery
+	// document (404); its clock is at /_clock, given by flag.
+	NoExpiryHookNoDiscovery Fault = "no-expiry-hook-no-discovery"
+	// CustomCookieNoDiscovery names its session cookie "sid" and serves
+	// no discovery document (404): the suite must take the cookie's name
+	// from the first response. Its clock is at /_clock, given by flag.
+	CustomCookieNoDiscovery Fault = "custom-cookie-no-discovery"
+)
+
+// Verdict is what a check of a target, with the entry's Flags, must
+// conclude as a whole.
+type Verdict string
+
+const (
+	// Caught: the case CaughtBy fails. The run exits 1 if any MUST case
+	// failed (always, when CaughtBy is a MUST case), else 0.
+	Caught Verdict = ""
+	// Passes: no MUST case fails and the run exits 0; exactly the cases
+	// in NotApplicable are n/a, and only the cases in Deviations (SHOULD
+	// or ADVISORY) may fail.
+	Passes Verdict = "pass"
+	// Incomplete: the MUST cases cannot all run with the flags given and
+	// nothing fails, so the run must not exit 0 (a pass would certify
+	// what was never checked) nor 1: it exits 3, the suite's
+	// "incomplete" (spec.ExitIncomplete).
+	Incomplete Verdict = "incomplete"
+)
+
+// Entry describes one target and how a check of it must end. Adding a
+// target is one Entry literal in Faults or Honest (and a case in New).
+type Entry struct {
+	Fault Fault
+	// CaughtBy is the case that must fail; empty unless Verdict is Caught.
 	CaughtBy string
-}{
-	{NoRefresh, "TIMEOUT-003"},
-	{NeverExpires, "TIMEOUT-002"},
-	{ExpiresEarly, "TIMEOUT-001"},
-	{ExpireDoesNothing, "EXPIRE-001"},
-	{ReusesUIDs, "EXPIRE-002"},
-	{NotifiesTwice, "NOTIFY-001"},
-	{NoTimeoutNotice, "NOTIFY-001"},
-	{AdoptsClientIDs, "ROBUST-001"},
-	{SharedCounter, "COUNTER-002"},
-	{StuckClock, "TIMEOUT-002"},
-	{NewIDEveryResponse, "PERSIST-002"},
-	{SequentialIDs, "SECURE-002"},
+	// Verdict is what the run must conclude; the zero value is Caught.
+	Verdict Verdict
+	// Wall: the target runs on the wall clock and serves no clock
+	// resource; New ignores the clock it is given (which may be nil).
+	Wall bool
+	// Timeout is the session timeout to serve the target with (it is what
+	// its discovery document says); zero means the caller's choice,
+	// reference.DefaultTimeout in the suite's tests. See TimeoutOr.
+	Timeout time.Duration
+	// Flags are what `sessionspec check URL` needs besides the URL for
+	// the Verdict: the clock of a target that serves no discovery
+	// document, and --allow-na for the MUST cases in NotApplicable (a
+	// MUST case that is n/a otherwise makes the run incomplete, exit 3).
+	Flags []string
+	// NotApplicable are the cases that must be n/a, by ID ("TIMEOUT-004")
+	// or by prefix ending in "-" ("NOTIFY-"), and no other case may be.
+	// See Matches.
+	NotApplicable []string
+	// Deviations are the SHOULD and ADVISORY cases an honest target
+	// fails by design; it must not fail any other.
+	Deviations []string
 }
 
-// Parse returns the fault with the given name.
-func Parse(name string) (Fault, error) {
-	var names []string
-	for _, f := range Faults {
-		if string(f.Fault) == name {
-			return f.Fault, nil
-		}
-		names = append(names, string(f.Fault))
+// Faults lists every defect with the case that must catch it.
+var Faults = []Entry{
+	{Fault: NoRefresh, CaughtBy: "TIMEOUT-003"},
+	{Fault: NeverExpires, CaughtBy: "TIMEOUT-002"},
+	{Fault: ExpiresEarly, CaughtBy: "TIMEOUT-001"},
+	{Fault: ExpireDoesNothing, CaughtBy: "EXPIRE-001"},
+	{Fault: ReusesUIDs, CaughtBy: "EXPIRE-002"},
+	{Fault: NotifiesTwice, CaughtBy: "NOTIFY-001"},
+	{Fault: NoTimeoutNotice, CaughtBy: "NOTIFY-001"},
+	{Fault: AdoptsClientIDs, CaughtBy: "ROBUST-001"},
+	{Fault: SharedCounter, CaughtBy: "COUNTER-002"},
+	{Fault: StuckClock, CaughtBy: "TIMEOUT-002"},
+	{Fault: NewIDEveryResponse, CaughtBy: "PERSIST-002"},
+	{Fault: SequentialIDs, CaughtBy: "SECURE-002"},
+
+	// The full cookie jar replayed after /expire revives the session
+	// (the counter with it). EXPIRE-005 fails too (an older jar rolls
+	// the counter back), NOTIFY-* are n/a (no server-side state, no
+	// expiry hook), and PERSIST-005/006 fail (SHOULD: the cookie is
+	// "sess", re-sent on every answer).
+	{Fault: SignedCookieRevives, CaughtBy: "EXPIRE-002", NotApplicable: []string{"NOTIFY-"}},
+	// Passes EXPIRE-002 (it keeps a revocation list); the rest as above.
+	{Fault: SignedCookieRollback, CaughtBy: "EXPIRE-005", NotApplicable: []string{"NOTIFY-"}},
+	{Fault: AdoptsDestroyedIDs, CaughtBy: "EXPIRE-002"},
+	// Passes TIMEOUT-001..003, COUNTER-003 and NOTIFY-* (each allows a
+	// second of overshoot) on every run; fails only the precise SHOULD.
+	{Fault: WholeSecondTimestamps, CaughtBy: "TIMEOUT-005", Wall: true, Timeout: 3 * time.Second,
+		Flags: []string{"--allow-na", "TIMEOUT-004"}, NotApplicable: []string{"TIMEOUT-004"}},
+	// ROBUST-001 fails too (SHOULD): its forged id gets no session.
+	{Fault: DropsSessionOnHostileCookie, CaughtBy: "ROBUST-004"},
+	// Checked with default flags, the MUST cases that idle for its 900 s
+	// (TIMEOUT-001..004, NOTIFY-001, NOTIFY-003, COUNTER-003) need more
+	// wall-clock time than --max-wait and cannot run; every case that
+	// runs passes. A pass here would certify a server that never expires.
+	{Fault: NeverExpiresWall, Verdict: Incomplete, Wall: true, Timeout: contract.DefaultTimeout,
+		NotApplicable: []string{"TIMEOUT-", "NOTIFY-001", "NOTIFY-003", "COUNTER-003"}},
+}
+
+// Honest lists the targets that are unusual but correct: a check of each
+// must pass every MUST case, with only the listed cases n/a.
+var Honest = []Entry{
+	{Fault: NoExpiryHook, Verdict: Passes,
+		Flags: []string{"--allow-na", "notify"}, NotApplicable: []string{"NOTIFY-"}},
+	{Fault: NoExpiryHookNoDiscovery, Verdict: Passes, Timeout: contract.DefaultTimeout,
+		Flags: []string{"--clock", contract.PathClock, "--allow-na", "notify"}, NotApplicable: []string{"NOTIFY-"}},
+	{Fault: CustomCookieNoDiscovery, Verdict: Passes, Timeout: contract.DefaultTimeout,
+		Flags: []string{"--clock", contract.PathClock}, Deviations: []string{"PERSIST-005"}},
+}
+
+// TimeoutOr returns the timeout to serve e with: its own, or def.
+func (e Entry) TimeoutOr(def time.Duration) time.Duration {
+	if e.Timeout > 0 {
+		return e.Timeout
 	}
-	return "", fmt.Errorf("no fault %q; the faults are %s", name, strings.Join(names, ", "))
+	return def
 }
 
-// New returns the reference on clock with sessions that time out after
-// timeout, broken by f.
+// Matches reports whether the case id is one of patterns: an ID, or a
+// prefix ending in "-" ("NOTIFY-" matches NOTIFY-001).
+func Matches(patterns []string, id string) bool {
+	for _, p := range patterns {
+		if p == id || strings.HasSuffix(p, "-") && strings.HasPrefix(id, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Lookup returns the entry, in Faults or Honest, with the given name.
+func Lookup(name string) (Entry, error) {
+	var names []string
+	for _, list := range [][]Entry{Faults, Honest} {
+		for _, e := range list {
+			if string(e.Fault) == name {
+				return e, nil
+			}
+			names = append(names, string(e.Fault))
+		}
+	}
+	return Entry{}, fmt.Errorf("no fault %q; the faults are %s", name, strings.Join(names, ", "))
+}
+
+// Parse returns the fault, or honest target, with the given name.
+func Parse(name string) (Fault, error) {
+	e, err := Lookup(name)
+	return e.Fault, err
+}
+
+// New returns the target f with sessions that time out after timeout:
+// for the faults of the reference, the reference on clock broken by f.
+//
+// A target whose Entry is Wall runs on the wall clock and ignores clock;
+// for any other, a nil clock means a new fake clock at the current
+// second, served at /_clock.
 func New(f Fault, clock *fakeclock.Fake, timeout time.Duration) http.Handler {
+	if e, err := Lookup(string(f)); err == nil && e.Wall {
+		clock = nil
+	} else if clock == nil {
+		clock = fakeclock.NewFake(time.Now().UTC().Truncate(time.Second))
+	}
+	if h := newStoreTarget(f, clock, timeout); h != nil {
+		return h
+	}
 	cfg := reference.Config{Clock: clock, SessionTimeout: timeout}
 	b := &broken{fault: f, clock: clock, timeout: timeout}
 	switch f {
