@@ -2,50 +2,98 @@ package spec_test
 
 import (
 	"context"
+	"slices"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/sessionspec/sessionspec/contract"
-	"github.com/sessionspec/sessionspec/fakeclock"
 	"github.com/sessionspec/sessionspec/internal/faulty"
 	"github.com/sessionspec/sessionspec/spec"
 )
 
-// Every deliberately broken target fails the case named for it, from
-// inside go test: the fault on a fake clock, reached in memory.
+// check runs the whole suite against a faulty target in memory, with the
+// flags its entry names, and returns the judged report.
+func check(t *testing.T, e faulty.Entry) *spec.Report {
+	t.Helper()
+	target, err := spec.NewTarget("http://localhost/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target.Transport = spec.HandlerTransport(faulty.New(e.Fault, nil, e.TimeoutOr(contract.DefaultTimeout)))
+	if err := target.Discover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	opts := spec.Options{}
+	for i := 0; i+1 < len(e.Flags); i += 2 {
+		switch e.Flags[i] {
+		case "--allow-na":
+			opts.AllowNA = e.Flags[i+1]
+		case "--clock":
+			target.Paths.Clock = e.Flags[i+1]
+		default:
+			t.Fatalf("flag %s has no in-process equivalent here", e.Flags[i])
+		}
+	}
+	rep, err := spec.Run(context.Background(), target, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// judge says what is wrong with the verdict on e, or "" if nothing.
+func judge(e faulty.Entry, rep *spec.Report) []string {
+	var wrong []string
+	for _, r := range rep.Results {
+		switch {
+		case r.ID == e.CaughtBy && e.Verdict == faulty.Caught:
+			if r.Outcome != spec.Failed {
+				wrong = append(wrong, r.ID+" must fail: "+string(r.Outcome)+" "+r.Message)
+			} else if r.Evidence == "" {
+				wrong = append(wrong, r.ID+" failed without evidence")
+			}
+		case faulty.Matches(e.NotApplicable, r.ID):
+			if r.Outcome != spec.NotApplicable {
+				wrong = append(wrong, r.ID+" must be n/a: "+string(r.Outcome))
+			}
+		case e.Verdict != faulty.Caught && !slices.Contains(e.Deviations, r.ID) && r.Outcome != spec.Passed:
+			wrong = append(wrong, r.ID+" must pass: "+string(r.Outcome)+" "+r.Message)
+		}
+	}
+	want := map[faulty.Verdict]int{faulty.Passes: spec.ExitPass, faulty.Incomplete: spec.ExitIncomplete}
+	if code, ok := want[e.Verdict]; ok && rep.ExitCode != code {
+		wrong = append(wrong, "exit code")
+	}
+	if e.Verdict == faulty.Caught && rep.Summary.MustFailures > 0 && rep.ExitCode != spec.ExitFail {
+		wrong = append(wrong, "a MUST failure must be exit 1")
+	}
+	return wrong
+}
+
+// Every deliberately broken target fails the case named for it, and every
+// honest one passes, from inside go test: in memory, on a fake clock, or
+// (for the targets that run on the wall clock) inside a synctest bubble,
+// where their time.Now is virtual and their verdict exact.
 func TestFaultsAreCaught(t *testing.T) {
 	t.Parallel()
-	for _, f := range faulty.Faults {
-		t.Run(string(f.Fault), func(t *testing.T) {
+	for _, e := range slices.Concat(faulty.Faults, faulty.Honest) {
+		t.Run(string(e.Fault), func(t *testing.T) {
 			t.Parallel()
-			clock := fakeclock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-			target, err := spec.NewTarget("http://localhost/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			target.Transport = spec.HandlerTransport(faulty.New(f.Fault, clock, contract.DefaultTimeout))
-			if err := target.Discover(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			rep, err := spec.Run(context.Background(), target, spec.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var caught *spec.Result
-			for i, r := range rep.Results {
-				if r.ID == f.CaughtBy {
-					caught = &rep.Results[i]
+			run := func(t *testing.T) {
+				rep := check(t, e)
+				if wrong := judge(e, rep); len(wrong) > 0 {
+					t.Errorf("verdict on %s (exit %d):", e.Fault, rep.ExitCode)
+					for _, w := range wrong {
+						t.Errorf("  %s", w)
+					}
 				}
 			}
-			if caught == nil || caught.Outcome != spec.Failed {
-				t.Fatalf("%s: %+v, want fail", f.CaughtBy, caught)
-			}
-			if want := caught.Level == spec.Must; want != (rep.ExitCode == spec.ExitFail) && rep.Summary.MustFailures == 0 {
-				t.Fatalf("exit %d with %s failing at %s", rep.ExitCode, caught.ID, caught.Level)
-			}
-			if caught.Evidence == "" {
-				t.Fatalf("%s failed without evidence", caught.ID)
+			if e.Wall {
+				synctest.Test(t, run)
+			} else {
+				run(t)
 			}
 		})
 	}
 }
+
