@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -470,4 +471,40 @@ func TestShutdownDrainsInFlightRequest(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
+}
+
+// A store that counts time in whole seconds gets the same verdict on
+// every run, on the real wall clock: every MUST case passes, and
+// TIMEOUT-005 (SHOULD) fails, naming the resolution. Ten runs at once
+// (goroutines, not parallel subtests, which -test.parallel would batch).
+func TestWholeSecondVerdictIsStable(t *testing.T) {
+	t.Parallel()
+	e, err := faulty.Lookup(string(faulty.WholeSecondTimestamps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(faulty.New(e.Fault, nil, e.TimeoutOr(3*time.Second)))
+	defer srv.Close()
+	const runs = 10
+	var wg sync.WaitGroup
+	outcomes := make([]outcome, runs)
+	for i := range runs {
+		wg.Go(func() {
+			outcomes[i] = sessionspec(t, append([]string{"check", srv.URL, "--label-filter", "!security"}, e.Flags...)...)
+		})
+	}
+	wg.Wait()
+	same := 0
+	for i, o := range outcomes {
+		if o.code != 0 || o.report == nil || o.outcomeOf("TIMEOUT-005") != spec.Failed || o.report.Summary.MustFailures != 0 {
+			t.Errorf("run %d: exit %d, TIMEOUT-005 %s; want 0 and fail, with no MUST failure\n%s%s", i, o.code, o.outcomeOf("TIMEOUT-005"), o.stdout, o.stderr)
+			continue
+		}
+		if !strings.Contains(o.stdout, "resolution 1 s") {
+			t.Errorf("run %d: TIMEOUT-005 does not name the resolution:\n%s", i, o.stdout)
+			continue
+		}
+		same++
+	}
+	t.Logf("the same verdict %d runs out of %d", same, runs)
 }
