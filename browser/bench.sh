@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The browser cases' speed benchmark (not a test): RUNS times
 #
-#   sessionspec check URL --browser --label-filter browser --json ...
+#   sessionspec check URL --browser --label-filter browser --parallel 1 --json ...
 #
 # against one `sessionspec serve --fake-clock` on loopback. Each run is a
 # process of its own, so its wall time includes starting (and stopping)
-# Chromium. Prints every run's wall and CPU time (CPU of sessionspec and
-# Chromium together), the median wall time, and each case's median time
-# from the JSON reports.
+# Chromium. --parallel 1: a Browser runs its cases one at a time anyway,
+# and a case's seconds in the report then exclude its wait for the turn.
+# Prints every run's wall and CPU time (CPU of sessionspec and Chromium
+# together), the median wall time, and each case's median time from the
+# JSON reports.
 #
 #   browser/bench.sh [RUNS]     (default 7)
 #
@@ -35,7 +37,7 @@ done
 echo "bench: $runs runs against $url (reference, fake clock); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq "$runs"); do
 	/usr/bin/time -f '%e %U %S' -o "$out/time$i" \
-		"$out/sessionspec" check "$url" --browser --label-filter browser \
+		"$out/sessionspec" check "$url" --browser --label-filter browser --parallel 1 \
 		--json "$out/run$i.json" --screenshots "$out/screenshots$i" >"$out/run$i.log" 2>&1 ||
 		{ echo "bench: run $i failed:"; cat "$out/run$i.log"; exit 1; }
 	read -r wall user sys <"$out/time$i"

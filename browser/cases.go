@@ -15,16 +15,42 @@ import (
 	"github.com/sessionspec/sessionspec/spec"
 )
 
-// Area is the area, and the Ginkgo label, of every browser case.
+// Area is the area, and the label, of every browser case: a label
+// filter of "!browser" leaves them out of a run, "browser" runs only them.
+//
+//	spec.Run(ctx, target, spec.Options{Cases: append(spec.Cases(), b.Cases()...), LabelFilter: browser.Area})
 const Area = "browser"
 
-// Cases are the browser cases, in report order: they join a run
-// explicitly, spec.Options{Cases: append(spec.Cases(), browser.Cases()...)}.
-func Cases() []spec.Case {
+// Cases are the browser cases BROWSER-001..005, in report order, bound
+// to b: they run in its Chromium, one at a time. Importing the package
+// adds them to no run; they join one explicitly. Each call returns a
+// fresh slice; the cases of several calls share b.
+//
+//	b, err := browser.Start(ctx, browser.Options{Screenshots: "shots"})
+//	if err != nil {
+//		return err
+//	}
+//	defer b.Stop()
+//	rep, err := spec.Run(ctx, target, spec.Options{Cases: append(spec.Cases(), b.Cases()...)})
+func (b *Browser) Cases() []spec.Case { return cases(b) }
+
+// Catalogue describes the browser cases without a browser: the same IDs,
+// levels, areas, titles, sources, seeds and needs as (*Browser).Cases,
+// for listing them, selecting them with a label filter, parsing an
+// expectations file or computing spec.CatalogueVersion. Their Check
+// cannot run: it ends the case as an error, "no browser: use
+// (*Browser).Cases".
+//
+//	all := append(spec.Cases(), browser.Catalogue()...)
+//	exp, err := spec.ParseExpectations(f, all) // "BROWSER-005 n/a ..." parses
+func Catalogue() []spec.Case { return cases(nil) }
+
+// cases are the browser cases bound to b; nil binds them to no browser.
+func cases(b *Browser) []spec.Case {
 	return []spec.Case{
 		// Session Basics, as the seed walks through it: load the top page, reload,
 		// flush the cookie, visit expire, go back.
-		scenarioCase(spec.Case{
+		scenarioCase(b, spec.Case{
 			ID: "BROWSER-001", Level: spec.Must, Area: Area, Needs: []spec.Resource{spec.Expire},
 			Title:  "in a browser, the id stays across reloads; flushing the cookie or visiting expire gives a new one",
 			Source: spec.SessionBasics,
@@ -59,7 +85,7 @@ func Cases() []spec.Case {
 
 		// Session Endings: visits to /logme keep the session; a timeout without
 		// visits ends it, with the notification for exactly its id.
-		scenarioCase(spec.Case{
+		scenarioCase(b, spec.Case{
 			ID: "BROWSER-002", Level: spec.Must, Area: Area, Needs: []spec.Resource{spec.LogMe, spec.Expired, spec.Time},
 			Title:  "in a browser, visits to logme keep the session; a timeout without visits ends it with its notification",
 			Source: spec.SessionEndings,
@@ -93,7 +119,7 @@ func Cases() []spec.Case {
 		}),
 
 		// Storing objects in the session: the counter page.
-		scenarioCase(spec.Case{
+		scenarioCase(b, spec.Case{
 			ID: "BROWSER-003", Level: spec.Must, Area: Area, Needs: []spec.Resource{spec.Counter, spec.Expire},
 			Title:  "in a browser, the counter counts 1, 2, 3 across reloads, restarts at 1 after expire, and counts apart for two users",
 			Source: spec.SessionStore,
@@ -125,7 +151,7 @@ func Cases() []spec.Case {
 		// Tabs share the browser's cookie, and so its session. The seeds do not
 		// say it outright (hence SHOULD): they tie the session to the cookie in
 		// "your browser".
-		scenarioCase(spec.Case{
+		scenarioCase(b, spec.Case{
 			ID: "BROWSER-004", Level: spec.Should, Area: Area,
 			Title:  "two tabs of one browser share one session; two isolated browser contexts never do",
 			Source: spec.SessionBasics,
@@ -163,7 +189,7 @@ func Cases() []spec.Case {
 		// the server. Twisted's cookie has no Expires or Max-Age; the seeds do
 		// not say so (hence SHOULD), but they do say what ends a session, and
 		// closing a browser is not among it.
-		scenarioCase(spec.Case{
+		scenarioCase(b, spec.Case{
 			ID: "BROWSER-005", Level: spec.Should, Area: Area,
 			Title:  "closing the browser drops the session cookie: a restarted browser gets a new id while the old session lives on",
 			Source: spec.SessionBasics,
@@ -226,17 +252,6 @@ func (s *scenario) idle(d time.Duration) {
 	}
 	s.note("no visit for %s (%s)", d, how)
 	s.p.Idle(d)
-}
-
-// countOf reports how often id occurs in ids.
-func countOf(ids []string, id string) int {
-	n := 0
-	for _, x := range ids {
-		if x == id {
-			n++
-		}
-	}
-	return n
 }
 
 // holds reports whether jar has a cookie named name.

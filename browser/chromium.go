@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -16,70 +15,15 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// Options shape the browser cases of a run.
-type Options struct {
-	// Chromium is the browser to run: a path, or a name looked up on PATH.
-	// Empty means $SESSIONSPEC_CHROMIUM, else the first of
-	// /usr/bin/chromium, chromium, chromium-browser and google-chrome.
-	Chromium string
-	// Screenshots is the directory the screenshots go to; empty means
-	// DefaultScreenshots. It is made when the first screenshot is taken,
-	// and the screenshots a previous run left there are removed then.
-	Screenshots string
-	// StartTimeout bounds the start of Chromium; zero means 30 s.
-	StartTimeout time.Duration
-	// Insecure makes Chromium accept any TLS certificate (a self-signed
-	// test server), as check --insecure does for the HTTP cases.
-	Insecure bool
-}
-
-// DefaultScreenshots is where screenshots go when Options do not say.
-const DefaultScreenshots = "sessionspec-screenshots"
-
-// EnvChromium names the environment variable that points at the browser
-// when Options.Chromium is empty.
-const EnvChromium = "SESSIONSPEC_CHROMIUM"
-
-// state is what the browser cases of one run share: the options, the
-// run's one Chromium, and the screenshot directory.
-var state struct {
-	mu      sync.Mutex
-	opts    Options
-	shared  *chromium
-	profile string // the shared browser's user data directory
-	failed  error  // why Chromium could not start; later cases report it too
-	shots   string
-	shotErr error
-	shotSet bool
-}
-
-// Configure sets the options of the browser cases. Call it before the
-// suite runs.
-func Configure(o Options) {
-	state.mu.Lock()
-	defer state.mu.Unlock()
-	state.opts = o
-	state.shots, state.shotErr, state.shotSet = "", nil, false
-}
-
-// ScreenshotDir reports the directory screenshots go to.
-func ScreenshotDir() string {
-	state.mu.Lock()
-	defer state.mu.Unlock()
-	return screenshotDirLocked()
-}
-
-func screenshotDirLocked() string {
-	if state.opts.Screenshots != "" {
-		return state.opts.Screenshots
-	}
-	return DefaultScreenshots
-}
-
 // FindChromium returns the browser to run: given, if not empty, else
 // $SESSIONSPEC_CHROMIUM, else the first of /usr/bin/chromium, chromium,
 // chromium-browser and google-chrome that exists. The error is one line
-// that says what was tried.
+// that says what was tried and how to fix it. Start calls it; call it
+// yourself to fail early, before a target is started.
+//
+//	if _, err := browser.FindChromium(""); err != nil {
+//		t.Fatal(err) // no Chromium found (tried ...): install Debian's chromium ...
+//	}
 func FindChromium(given string) (string, error) {
 	from := "--chromium"
 	if given == "" {
@@ -91,7 +35,7 @@ func FindChromium(given string) (string, error) {
 			if inner := errors.Unwrap(err); inner != nil {
 				err = inner
 			}
-			return "", fmt.Errorf("no browser at %q (%s): %v", given, from, err)
+			return "", fmt.Errorf("no browser at %q (%s): %v; give the path of a Chromium or Chrome binary", given, from, err)
 		}
 		return p, nil
 	}
@@ -260,7 +204,9 @@ func startChromium(parent context.Context, path, userDataDir string, insecure bo
 		if last := c.out.lastLine(); last != "" && !strings.Contains(oneLine(err.Error(), 1<<20), oneLine(last, 1<<20)) {
 			msg += "; it said: " + last
 		}
-		return nil, errors.New(oneLine(msg, 400))
+		// The fix: see Chromium's own complaint in full, by hand.
+		fix := fmt.Sprintf(" (try it by hand: %s --headless --no-sandbox --disable-gpu --dump-dom about:blank; or name another with --chromium PATH or $%s)", path, EnvChromium)
+		return nil, errors.New(strings.TrimSuffix(oneLine(msg, 400), ":") + fix)
 	}
 	return c, nil
 }
@@ -284,107 +230,6 @@ func (c *chromium) stop() {
 		}
 		c.allocCancel()
 	})
-}
-
-// sharedBrowser returns the run's Chromium, starting it on first use. Its
-// profile is a fresh directory, removed by Stop.
-func sharedBrowser(ctx context.Context) (*chromium, error) {
-	state.mu.Lock()
-	defer state.mu.Unlock()
-	if state.failed != nil {
-		return nil, state.failed
-	}
-	if state.shared != nil {
-		return state.shared, nil
-	}
-	path, err := FindChromium(state.opts.Chromium)
-	if err == nil && state.profile == "" {
-		if state.profile, err = os.MkdirTemp("", "sessionspec-chromium-"); err != nil {
-			err = fmt.Errorf("a profile directory for Chromium: %v", err)
-		}
-	}
-	if err == nil {
-		state.shared, err = startChromium(ctx, path, state.profile, state.opts.Insecure, startTimeoutLocked())
-	}
-	if err != nil {
-		state.failed = err
-		return nil, err
-	}
-	state.shared.prepare()
-	return state.shared, nil
-}
-
-// Start starts the run's Chromium now rather than with the first browser
-// case, so that a browser that cannot be found or started is known before
-// the run. The error is one line.
-func Start(ctx context.Context) error {
-	_, err := sharedBrowser(ctx)
-	return err
-}
-
-// restartShared closes the run's Chromium as a person closes a browser,
-// letting it write its profile, and starts it again on the same profile.
-func restartShared(ctx context.Context) (*chromium, error) {
-	state.mu.Lock()
-	defer state.mu.Unlock()
-	if state.failed != nil {
-		return nil, state.failed
-	}
-	if state.shared == nil {
-		return nil, errors.New("restarting Chromium: it is not running")
-	}
-	path := state.shared.path
-	state.shared.stop()
-	var err error
-	if state.shared, err = startChromium(ctx, path, state.profile, state.opts.Insecure, startTimeoutLocked()); err != nil {
-		state.failed = fmt.Errorf("restarting: %v", err)
-		return nil, state.failed
-	}
-	return state.shared, nil
-}
-
-func startTimeoutLocked() time.Duration {
-	if state.opts.StartTimeout > 0 {
-		return state.opts.StartTimeout
-	}
-	return 30 * time.Second
-}
-
-// Stop stops the run's Chromium, if it started. The suite's AfterSuite
-// calls it; calling it again does nothing.
-func Stop() {
-	state.mu.Lock()
-	defer state.mu.Unlock()
-	if state.shared != nil {
-		state.shared.stop()
-		state.shared = nil
-	}
-	if state.profile != "" {
-		os.RemoveAll(state.profile)
-		state.profile = ""
-	}
-}
-
-// screenshotDir makes the screenshot directory on first use and clears
-// the screenshots of an earlier run from it.
-func screenshotDir() (string, error) {
-	state.mu.Lock()
-	defer state.mu.Unlock()
-	if state.shotSet {
-		return state.shots, state.shotErr
-	}
-	state.shotSet = true
-	dir := screenshotDirLocked()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		state.shotErr = fmt.Errorf("screenshot directory: %v", err)
-		return "", state.shotErr
-	}
-	old, _ := filepath.Glob(filepath.Join(dir, "BROWSER-[0-9][0-9][0-9]-*.png"))
-	for _, f := range old {
-		os.Remove(f)
-	}
-	state.shots = dir
-	return dir, nil
 }
 
 // bounded runs f, which works on a context that must not carry a deadline

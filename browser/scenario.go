@@ -24,25 +24,34 @@ import (
 )
 
 // scenario is one browser case as it plays: the probe of package spec,
-// the tabs it opened and the steps it took.
+// the Browser it plays in (whose turn it holds), the tabs it opened and
+// the steps it took.
 type scenario struct {
 	p        *spec.Probe
 	id       string
+	b        *Browser
+	c        *chromium // the Browser's Chromium; a new one after restart
 	step     int
 	tabs     []*tab
 	skipping bool // the case ends as not applicable: no failure evidence
 }
 
-// scenarioCase makes a browser case whose body plays a scenario.
-func scenarioCase(c spec.Case, body func(s *scenario)) spec.Case {
-	c.Check = func(p *spec.Probe) { play(p, c.ID, body) }
+// scenarioCase makes a browser case of b whose body plays a scenario. A
+// nil b makes the case of Catalogue: its Check ends as an error that
+// says to use (*Browser).Cases.
+func scenarioCase(b *Browser, c spec.Case, body func(s *scenario)) spec.Case {
+	id := c.ID
+	c.Check = func(p *spec.Probe) { b.play(p, id, body) }
 	return c
 }
 
-// play runs body and closes every tab it opened. A case that fails (or
-// panics, or aborts) first gets the evidence of every open tab.
-func play(p *spec.Probe, id string, body func(*scenario)) {
-	s := &scenario{p: p, id: id}
+// play runs body with the Browser's turn and closes every tab it opened.
+// A case that fails (or panics, or aborts) first gets the evidence of
+// every open tab.
+func (b *Browser) play(p *spec.Probe, id string, body func(*scenario)) {
+	c, release := b.take(p, id)
+	defer release()
+	s := &scenario{p: p, id: id, b: b, c: c}
 	defer s.close()
 	defer func() {
 		if r := recover(); r != nil {
@@ -66,33 +75,32 @@ func (s *scenario) notApplicable(format string, args ...any) {
 // target and then some rendering.
 func (s *scenario) stepTimeout() time.Duration { return s.p.T.RequestTimeout + 5*time.Second }
 
-// user opens a new user: an isolated browser context of the run's
+// user opens a new user: an isolated browser context of the Browser's
 // Chromium (its own cookie jar, empty) with one tab.
 func (s *scenario) user(name string) *tab {
-	b, err := sharedBrowser(s.p.Context())
+	ctx, cancel, err := s.c.userContext(s.p.Context(), s.stepTimeout())
 	if err != nil {
-		s.p.Abort("%v", err)
+		s.p.Abort("opening a browser context for %s: %v (Chromium did not answer in time, e.g. on a loaded machine: a longer --request-timeout gives every browser step longer)", name, oneLine(err.Error(), 300))
 	}
-	ctx, cancel, err := b.userContext(s.p.Context(), s.stepTimeout())
-	if err != nil {
-		s.p.Abort("opening a browser context for %s: %v", name, oneLine(err.Error(), 300))
-	}
-	return s.attach(name, ctx, cancel, b, false)
+	return s.attach(name, ctx, cancel, s.c, false)
 }
 
-// person returns the first tab of the run's Chromium, in its default
+// person returns the first tab of the Browser's Chromium, in its default
 // browser context: the one whose cookie jar is kept in the profile on
-// disk, as a person's browser keeps it. No other case uses it.
+// disk, as a person's browser keeps it. No other case uses it, and it
+// starts with the jar emptied, so that an earlier run on the same
+// Browser leaves nothing in it.
 func (s *scenario) person(name string) *tab {
-	b, err := sharedBrowser(s.p.Context())
-	if err != nil {
-		s.p.Abort("%v", err)
-	}
-	return s.attach(name, b.ctx, func() {}, b, true)
+	t := s.attach(name, s.c.ctx, func() {}, s.c, true)
+	t.do("emptying the cookie jar of the browser's default context", func(ctx context.Context) error {
+		_, err := chromedp.CallBrowser(ctx, storage.ClearCookies, storage.ClearCookiesParams{})
+		return err
+	})
+	return t
 }
 
-// restart closes the run's Chromium, as a person closes the browser, and
-// starts it again on the same profile; it returns the new first tab.
+// restart closes the Browser's Chromium, as a person closes the browser,
+// and starts it again on the same profile; it returns the new first tab.
 func (s *scenario) restart(name string) *tab {
 	for _, t := range s.tabs {
 		if t.first {
@@ -100,11 +108,12 @@ func (s *scenario) restart(name string) *tab {
 			t.unwatch()
 		}
 	}
-	b, err := restartShared(s.p.Context())
+	c, err := s.b.restart(s.p.Context())
 	if err != nil {
 		s.p.Abort("%v", err)
 	}
-	return s.attach(name, b.ctx, func() {}, b, true)
+	s.c = c
+	return s.attach(name, c.ctx, func() {}, c, true)
 }
 
 // tab is one browser tab the case drives.
@@ -343,14 +352,11 @@ func (s *scenario) note(format string, args ...any) {
 
 // save writes png as the case's next step: <CASE-ID>-<step>-<slug>.png.
 func (s *scenario) save(t *tab, slug string, png []byte) (string, error) {
-	dir, err := screenshotDir()
-	if err != nil {
-		return "", err
-	}
+	dir := s.b.ScreenshotDir()
 	s.step++
 	path := filepath.Join(dir, fmt.Sprintf("%s-%02d-%s.png", s.id, s.step, slugify(t.name+"-"+slug)))
 	if err := os.WriteFile(path, png, 0o644); err != nil {
-		return "", fmt.Errorf("saving a screenshot: %v", err)
+		return "", fmt.Errorf("saving a screenshot: %v (choose a writable directory: --screenshots DIR, or Options.Screenshots)", err)
 	}
 	return path, nil
 }

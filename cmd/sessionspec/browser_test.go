@@ -11,17 +11,9 @@ import (
 	"github.com/sessionspec/sessionspec/spec"
 )
 
-// httpCases counts the cases a check without --browser runs: all but the
-// browser cases.
-func httpCases() int {
-	n := 0
-	for _, c := range spec.Catalogue {
-		if c.Area != browser.Area {
-			n++
-		}
-	}
-	return n
-}
+// httpCases counts the cases a check without --browser runs: the HTTP
+// cases, spec.Cases() (main_test.go uses it too).
+func httpCases() int { return len(spec.Cases()) }
 
 // needChromium fails (never skips) the test when there is no browser: the
 // browser cases are part of what `make test` checks.
@@ -42,7 +34,8 @@ func shotsOf(t *testing.T, dir, id string) []string {
 	return shots
 }
 
-// check URL --browser runs every case, the browser cases too, and passes
+// check URL --browser runs every case, the browser cases too (allCases:
+// spec.Cases() and browser.Catalogue()), and passes
 // against the reference, with the screenshots of every browser case on
 // disk.
 func TestCheckBrowserReference(t *testing.T) {
@@ -52,14 +45,17 @@ func TestCheckBrowserReference(t *testing.T) {
 	shots := t.TempDir()
 	o := sessionspec(t, "check", url, "--browser", "--screenshots", shots)
 	mustPassEveryMust(t, o)
-	if len(o.report.Results) != len(spec.Catalogue) || httpCases() == len(spec.Catalogue) {
-		t.Fatalf("%d results for %d cases (%d of them HTTP cases)", len(o.report.Results), len(spec.Catalogue), httpCases())
+	if all := allCases(); len(o.report.Results) != len(all) || len(browser.Catalogue()) == 0 {
+		t.Fatalf("%d results for %d cases (%d of them HTTP cases)", len(o.report.Results), len(all), len(spec.Cases()))
+	}
+	if want := spec.CatalogueVersion(allCases()); o.report.Catalogue != want {
+		t.Errorf("the report's catalogue is %s, want %s (spec.Cases() and browser.Catalogue())", o.report.Catalogue, want)
 	}
 	if !strings.Contains(o.stdout, "browser screenshots in "+shots) {
 		t.Errorf("stdout does not say where the screenshots are:\n%s", o.stdout)
 	}
-	for _, c := range spec.Catalogue {
-		if c.Area == browser.Area && len(shotsOf(t, shots, c.ID)) == 0 {
+	for _, c := range browser.Catalogue() {
+		if len(shotsOf(t, shots, c.ID)) == 0 {
 			t.Errorf("%s passed with no screenshot in %s", c.ID, shots)
 		}
 	}

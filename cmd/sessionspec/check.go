@@ -219,12 +219,12 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	defer cancel()
 	cases := spec.Cases()
 	if c.browser {
-		cases = append(cases, browser.Cases()...)
+		cases = append(cases, browser.Catalogue()...) // bound to the browser once it has started
 	}
 	selected, err := spec.Select(cases, c.labelFilter)
 	if err != nil {
 		if !c.browser {
-			if _, all := spec.Select(append(cases, browser.Cases()...), c.labelFilter); all == nil {
+			if _, all := spec.Select(append(cases, browser.Catalogue()...), c.labelFilter); all == nil {
 				err = fmt.Errorf("%v; the browser cases run only with --browser", err)
 			}
 		}
@@ -236,7 +236,7 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 		if err != nil {
 			return exitHarness, fmt.Errorf("--expect: %v", err)
 		}
-		exp, err = spec.ParseExpectations(f, append(spec.Cases(), browser.Cases()...))
+		exp, err = spec.ParseExpectations(f, append(spec.Cases(), browser.Catalogue()...))
 		f.Close()
 		if err != nil {
 			return exitHarness, fmt.Errorf("--expect %s: %v", c.expect, err)
@@ -254,12 +254,14 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	// With --browser, Chromium starts now, so that a missing or broken one
 	// is said at once, in one line, before any target is started or any
 	// case runs.
+	var b *browser.Browser
 	if c.browser {
-		browser.Configure(browser.Options{Chromium: c.chromium, Screenshots: c.screenshotDir(), Insecure: c.insecure})
-		defer browser.Stop()
-		if err := browser.Start(ctx); err != nil {
+		b, err = browser.Start(ctx, browser.Options{Chromium: c.chromium, Screenshots: c.screenshotDir(), Insecure: c.insecure})
+		if err != nil {
 			return exitHarness, err
 		}
+		defer b.Stop()
+		cases = append(spec.Cases(), b.Cases()...)
 	}
 
 	url := c.url
@@ -358,7 +360,7 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	}
 	fmt.Fprintf(stdout, " -> exit %d\n", rep.ExitCode)
 	if c.browser {
-		fmt.Fprintf(stdout, "sessionspec: browser screenshots in %s\n", browser.ScreenshotDir())
+		fmt.Fprintf(stdout, "sessionspec: browser screenshots in %s\n", b.ScreenshotDir())
 	}
 	if c.junit != "" {
 		if err := spec.WriteFile(c.junit, rep.WriteJUnit); err != nil {

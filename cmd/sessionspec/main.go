@@ -98,7 +98,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // allCases is every case the tool knows: the HTTP cases, then the browser
 // cases.
-func allCases() []spec.Case { return append(spec.Cases(), browser.Cases()...) }
+func allCases() []spec.Case { return append(spec.Cases(), browser.Catalogue()...) }
 
 // list prints the catalogue without running anything.
 func list(args []string, stdout, stderr io.Writer) int {
