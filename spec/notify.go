@@ -58,7 +58,7 @@ var notifyCases = []Case{
 		Seed:  "Keep visiting it to keep your session active.",
 		Needs: []Resource{LogMe, Expired, Time},
 		Check: func(p *Probe) {
-			step := p.T.Timeout / 2
+			step := min(p.T.Timeout/2, p.Alive())
 			p.NeedTime(3 * step)
 			u, id := p.logged("alice")
 			for i := range 3 {

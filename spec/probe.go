@@ -201,14 +201,28 @@ func (p *Probe) NeedTime(d time.Duration) {
 	}
 }
 
-// Margin is how far from the timeout a case stays when it checks that a
-// session is still alive: a second (less for short timeouts) on a
-// controlled clock, the tolerance on the wall clock.
+// Margin is how far before the timeout a MUST case checks that a session
+// is still alive: a second (a tenth of the timeout if that is less) on a
+// controlled clock; on the wall clock a second plus the tolerance, so that
+// a store or a cookie that counts whole seconds (an HTTP-date Expires
+// rounded down, a TTL in seconds) gets the same verdict on every run.
+// TIMEOUT-005 checks the timeout to within the tolerance.
 func (p *Probe) Margin() time.Duration {
 	if p.T.Controlled() {
-		return min(time.Second, p.T.Timeout/10)
+		return min(Overshoot, p.T.Timeout/10)
 	}
-	return p.T.Tolerance
+	return Overshoot + p.T.Tolerance
+}
+
+// Alive is how long a MUST case idles and still expects the session: the
+// timeout less Margin. A wall-clock timeout too short for that makes the
+// case not applicable.
+func (p *Probe) Alive() time.Duration {
+	d := p.T.Timeout - p.Margin()
+	if d < p.T.Timeout/4 {
+		p.NotApplicable("a wall-clock timeout of %s leaves no room for the 1 s granularity the MUST cases allow (timeout - 1 s - tolerance %s); run the target with a timeout of 2 s or more", p.T.Timeout, p.T.Tolerance)
+	}
+	return d
 }
 
 // Full is how long a case idles to see a session time out in a MUST

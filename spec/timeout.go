@@ -77,11 +77,11 @@ var timeoutCases = []Case{
 		Seed:  "This attribute gives the number of seconds a session may go without being accessed before it expires.",
 		Needs: []Resource{Time},
 		Check: func(p *Probe) {
-			idle := p.T.Timeout - p.Margin()
+			idle := p.Alive()
 			p.NeedTime(idle + time.Second)
 			alive := p.phased("alice", idle)
 			p.Expect(slices.Contains(alive, false)).To(BeFalse(),
-				"after %s idle (timeout %s) every session must still be there; gone at phases %s: a store that rounds time down to whole seconds ends sessions early",
+				"after %s idle (timeout %s, less a second for whole-second stores) every session must still be there; gone at phases %s",
 				idle, p.T.Timeout, describe(alive, false))
 		},
 	},
@@ -104,13 +104,15 @@ var timeoutCases = []Case{
 		Seed:  "Keep visiting it to keep your session active.",
 		Needs: []Resource{Time},
 		Check: func(p *Probe) {
-			// Visits three quarters of a timeout apart span more than two
-			// timeouts in all; only refresh-on-access keeps the session.
-			step := p.T.Timeout * 3 / 4
-			p.NeedTime(3*step + p.Full())
+			// Visits up to three quarters of a timeout apart (never more than
+			// Alive) span more than two timeouts in all; only refresh on
+			// access keeps the session.
+			step := min(p.T.Timeout*3/4, p.Alive())
+			visits := int(2*p.T.Timeout/step) + 1
+			p.NeedTime(time.Duration(visits)*step + p.Full())
 			u := p.User("alice")
 			id := p.Visit(u)
-			for i := range 3 {
+			for i := range visits {
 				p.Idle(step)
 				p.Expect(p.Visit(u)).To(Equal(id),
 					"visit %d, %s after the previous one (%s after the session began; timeout %s): a visited session must stay active, so each visit must restart its timeout (refresh on access)",
@@ -129,30 +131,38 @@ var timeoutCases = []Case{
 			if p.T.Timeout != DefaultTimeout {
 				p.NotApplicable("the target runs a custom timeout of %s (ShortSession); run it with its default to check this", p.T.Timeout)
 			}
-			p.NeedTime(DefaultTimeout - p.Margin() + p.Full())
+			p.NeedTime(p.Alive() + p.Full())
 			u := p.User("alice")
 			id := p.Visit(u)
-			p.Idle(DefaultTimeout - p.Margin())
-			p.Expect(p.Visit(u)).To(Equal(id), "after %s idle the session must still be there", DefaultTimeout-p.Margin())
+			p.Idle(p.Alive())
+			p.Expect(p.Visit(u)).To(Equal(id), "after %s idle the session must still be there", p.Alive())
 			p.Idle(p.Full())
 			p.Expect(p.Visit(u)).NotTo(Equal(id), "after %s idle the session must be gone", p.Full())
 		},
 	},
 	{
 		ID: "TIMEOUT-005", Level: Should, Area: "timeout", Source: SessionEndings,
-		Title: "a session is gone at its timeout, not a second later (no whole-second rounding)",
+		Title: "a session lives exactly its timeout: there just before it, gone just after (no whole-second rounding)",
 		Seed:  "This attribute gives the number of seconds a session may go without being accessed before it expires.",
 		Needs: []Resource{Time},
 		Check: func(p *Probe) {
-			p.NeedTime(p.Exact() + 2*time.Second)
-			alive := p.phased("alice", p.Exact())
-			survivors := describe(alive, true)
-			if slices.Contains(alive, true) {
-				p.Tr.Note("detected resolution: whole seconds (sessions outlived timeout %s + tolerance %s at phases %s)", p.T.Timeout, p.T.Tolerance, survivors)
+			before := p.T.Timeout - p.T.Tolerance
+			if p.T.Controlled() {
+				before = p.T.Timeout - time.Nanosecond*time.Duration(max(1, p.T.Timeout/time.Millisecond))
 			}
-			p.Expect(slices.Contains(alive, true)).To(BeFalse(),
+			p.NeedTime(before + p.Exact() + 3*time.Second)
+			early := p.phased("early", before)
+			late := p.phased("late", p.Exact())
+			if slices.Contains(early, false) || slices.Contains(late, true) {
+				p.Tr.Note("detected resolution: whole seconds (timeout %s: gone early at phases %s; alive late at phases %s)",
+					p.T.Timeout, describe(early, false), describe(late, true))
+			}
+			p.Expect(slices.Contains(early, false)).To(BeFalse(),
+				"after %s idle (timeout %s) every session must still be there; gone at phases %s: the store or its cookie ends sessions up to a second early (an Expires or a timestamp rounded to whole seconds: resolution 1 s)",
+				before, p.T.Timeout, describe(early, false))
+			p.Expect(slices.Contains(late, true)).To(BeFalse(),
 				"after %s idle (timeout %s) every session must be gone; alive at phases %s, so the store keeps sessions up to a second too long: it counts time in whole seconds (resolution 1 s)",
-				p.Exact(), p.T.Timeout, survivors)
+				p.Exact(), p.T.Timeout, describe(late, true))
 		},
 	},
 }
