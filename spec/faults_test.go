@@ -96,4 +96,3 @@ func TestFaultsAreCaught(t *testing.T) {
 		})
 	}
 }
-
