@@ -290,7 +290,7 @@ func yesNo(b bool) string {
 
 func (m *memoryResult) row(impl string, n int) *memRow {
 	for i := range m.Rows {
-		if m.Rows[i].Impl == impl && m.Rows[i].N == n && m.Rows[i].Err == "" {
+		if m.Rows[i].Impl == impl && m.Rows[i].N == n && m.Rows[i].Path == "" && m.Rows[i].Err == "" {
 			return &m.Rows[i]
 		}
 	}
@@ -434,6 +434,9 @@ func (r *report) writeMemory(b *strings.Builder) {
 	p("*settled* is after a full collection (Go: `runtime.GC` and `debug.FreeOSMemory`; Python: `gc.collect`).\n\n")
 	p("| implementation | sessions | RSS growth per session | settled | Go heap in use per session | time to make them |\n|---|---|---|---|---|---|\n")
 	for _, row := range m.Rows {
+		if row.Path != "" {
+			continue // below
+		}
 		if row.Err != "" {
 			p("| %s | %s | failed: %s | | | |\n", implNames[row.Impl], human(row.N), firstLine(row.Err))
 			continue
@@ -455,6 +458,7 @@ func (r *report) writeMemory(b *strings.Builder) {
 		p("one 16-byte entry in the site's expiry queue (no timer per session: the site has one clock timer for the earliest deadline), ")
 		p("and one entry in a map keyed by a 64-bit seeded hash of the uid (collisions go to a second, exact map).\n\n")
 	}
+	m.writeKinds(b)
 	if len(m.HeapTop) > 0 {
 		p("Heap profile of the reference at %s sessions (`go tool pprof -top -sample_index=inuse_space bin/refprog-now %s`; pprof: \"%s\"):\n\n",
 			human(largest), relTo(r.cfg.root, m.HeapProfile), m.HeapTotal)
@@ -465,6 +469,48 @@ func (r *report) writeMemory(b *strings.Builder) {
 		p("\n")
 	}
 	p("Commands: %s.\n\n", backticks(m.Commands))
+}
+
+// writeKinds writes the rows of plain, logged and counted sessions made
+// through the handler.
+func (m *memoryResult) writeKinds(b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	var rows []memRow
+	for _, row := range m.Rows {
+		if row.Path != "" {
+			rows = append(rows, row)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	p("Sessions of each kind, made through the handler (`refprog mem -path P`: GET P without a cookie, through `Server.ServeHTTP`): ")
+	p("*plain* by `GET /`, *logged* by `GET /logme` (an expiry callback and a marker stored on the session), *counted* by `GET /counter` (a stored counter). ")
+	p("*live* is the Go heap still allocated after a full collection, per session; goal: logged and counted at most twice plain.\n\n")
+	p("| implementation | kind | sessions | RSS growth per session | settled | Go heap in use | live heap | live / plain |\n|---|---|---|---|---|---|---|---|\n")
+	plain := map[string]float64{}
+	for _, row := range rows {
+		if row.Path == "/" && row.Err == "" {
+			plain[row.Impl] = row.LivePer
+		}
+	}
+	for _, k := range sessionKinds {
+		for _, row := range rows {
+			if row.Path != k.Path {
+				continue
+			}
+			if row.Err != "" {
+				p("| %s | %s | %s | failed: %s | | | | |\n", implNames[row.Impl], k.Name, human(row.N), firstLine(row.Err))
+				continue
+			}
+			ratio := "—"
+			if base, ok := plain[row.Impl]; ok && base > 0 {
+				ratio = fmt.Sprintf("%.2f×", row.LivePer/base)
+			}
+			p("| %s | %s | %s | %.0f B | %.0f B | %.0f B | %.0f B | %s |\n", implNames[row.Impl], k.Name, human(row.N), row.RSSPer, row.SettledPer, row.HeapPer, row.LivePer, ratio)
+		}
+	}
+	p("\n")
 }
 
 func backticks(cmds []string) string {

@@ -93,3 +93,78 @@ func (q *expiryQueue) down(i int, e queued) {
 	}
 	q.set(i, e)
 }
+
+// freshQueue holds the sessions of a capped site that have not been
+// visited again since they were made, oldest first: the order a full site
+// evicts them in. A session that is revisited or ends stays in the queue
+// until it reaches the head (where it is skipped) or until such stale
+// entries outnumber the live sessions (when they are swept out), so the
+// queue never holds more than twice the live sessions, plus 1024.
+type freshQueue struct {
+	items []*Session
+	head  int // items[:head] are gone
+}
+
+func stale(s *Session) bool { return s.expired || s.revisited }
+
+// push adds s, made just now, to the site's live sessions.
+func (q *freshQueue) push(s *Session, live int) {
+	q.items = append(q.items, s)
+	q.tidy(live)
+}
+
+// tidy drops the stale entries at the head and, once stale entries may
+// outnumber the live sessions, all of them: each session it keeps is
+// live, and it runs again only after as many pushes or endings as it
+// kept, so its cost is constant per session. It keeps ended sessions
+// from being held in memory by the queue.
+func (q *freshQueue) tidy(live int) {
+	q.trimHead()
+	if len(q.items)-q.head > 2*live+1024 {
+		kept := q.items[:0]
+		for _, x := range q.items[q.head:] {
+			if !stale(x) {
+				kept = append(kept, x)
+			}
+		}
+		clear(q.items[len(kept):])
+		if c := cap(kept); c > 4096 && len(kept) < c/4 {
+			kept = append(make([]*Session, 0, 2*len(kept)), kept...)
+		}
+		q.items, q.head = kept, 0
+	}
+}
+
+// pop removes and returns the oldest session not yet visited again, or
+// nil if there is none.
+func (q *freshQueue) pop() *Session {
+	q.trimHead()
+	if q.head == len(q.items) {
+		return nil
+	}
+	s := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	return s
+}
+
+// trimHead drops stale entries at the head, and moves the entries down or
+// gives memory back when most of the slice is behind the head.
+func (q *freshQueue) trimHead() {
+	for q.head < len(q.items) && stale(q.items[q.head]) {
+		q.items[q.head] = nil
+		q.head++
+	}
+	if q.head < 1024 || q.head < len(q.items)/2 {
+		return
+	}
+	n := len(q.items) - q.head
+	if c := cap(q.items); c > 4096 && n < c/4 {
+		q.items = append(make([]*Session, 0, 2*n), q.items[q.head:]...)
+	} else {
+		copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items = q.items[:n]
+	}
+	q.head = 0
+}

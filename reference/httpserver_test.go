@@ -101,3 +101,19 @@ func TestHTTPServerLimits(t *testing.T) {
 		t.Fatalf("unbounded server: %+v", hs)
 	}
 }
+
+// The most ids GET /expired takes fit within the header limit, with a
+// browser's ordinary headers beside them: the answer is the feed's, never
+// 431; one more id is a 400 with the reason.
+func TestExpiredQueryFitsHeaderLimit(t *testing.T) {
+	addr := listen(t, nil)
+	ids := strings.TrimSuffix(strings.Repeat("id="+strings.Repeat("ab", 32)+"&", reference.MaxExpiredIDs), "&")
+	headers := "Host: " + addr + "\r\nUser-Agent: " + strings.Repeat("x", 200) + "\r\nAccept: */*\r\nCookie: TWISTED_SESSION=" + strings.Repeat("0", 64) + "\r\n"
+	if got := rawStatus(t, addr, "GET /expired?"+ids+" HTTP/1.1\r\n"+headers+"\r\n"); got != "HTTP/1.1 200 OK" {
+		t.Fatalf("%d ids: %q", reference.MaxExpiredIDs, got)
+	}
+	more := ids + "&id=" + strings.Repeat("cd", 32)
+	if got := rawStatus(t, addr, "GET /expired?"+more+" HTTP/1.1\r\n"+headers+"\r\n"); got != "HTTP/1.1 400 Bad Request" {
+		t.Fatalf("%d ids: %q", reference.MaxExpiredIDs+1, got)
+	}
+}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,15 +15,12 @@ import (
 	"github.com/sessionspec/sessionspec/fakeclock"
 )
 
-// feedLimit bounds the expired feed; past it the oldest lines are dropped.
-const feedLimit = 1 << 20
-
 // Server serves the seed examples over one Site:
 //
 //	GET /          "Your session id is: <uid>"        (ShowSession)
 //	GET /expire    expires the session                (ExpireSession)
 //	GET /logme     logs the session's expiry, once    (ExpirationLogger)
-//	GET /expired   the uids whose expiry was logged, one per line
+//	GET /expired   the uids whose expiry was logged, one per line (see the package doc)
 //	GET /counter   a per-session visit counter        (the session-store example)
 //	GET /.well-known/sessionspec  the discovery document
 //	GET|POST /_clock  clock control, only on a *fakeclock.Fake
@@ -36,27 +31,63 @@ type Server struct {
 	fake *fakeclock.Fake
 	log  io.Writer
 
-	feedMu sync.Mutex
-	feed   []string
+	feed   *expiryFeed
+	logged expiryCall // srv.logExpired, made once for every session
 }
 
 // NewServer serves the seed resources over site. Each logged expiry is
 // written to log as the seed example prints it, "Session <uid> has
-// expired."; log may be nil.
+// expired.", one line per Write, from the goroutine that ends the
+// session; log may be nil. A Write that blocks holds up that goroutine,
+// so a log that may be slow (a terminal, a pipe) belongs behind a
+// LineLog.
 func NewServer(site *Site, log io.Writer) *Server {
-	srv := &Server{site: site, log: log}
+	srv := &Server{site: site, log: log, feed: newExpiryFeed(FeedLimit)}
 	srv.fake, _ = site.Clock().(*fakeclock.Fake)
+	srv.logged = srv.logExpired
 	return srv
 }
 
 // Site returns the site whose sessions the server hands out.
 func (srv *Server) Site() *Site { return srv.site }
 
-// Expired returns the uids whose logged expiry has happened, in order.
+// Expired returns the uids of the feed's retained lines, in order: one
+// per logged expiry, less any dropped past FeedLimit. It copies the whole
+// feed; GET /expired streams it instead.
 func (srv *Server) Expired() []string {
-	srv.feedMu.Lock()
-	defer srv.feedMu.Unlock()
-	return append([]string(nil), srv.feed...)
+	f := srv.feed
+	dropped, end := f.state()
+	out := make([]string, 0, end-dropped)
+	for seq := dropped; seq < end; {
+		from, span := f.span(seq, feedBlockMax)
+		span = span[:min(uint64(len(span)), end-min(from, end))]
+		if len(span) == 0 {
+			break
+		}
+		for i := range span {
+			out = append(out, hex.EncodeToString(span[i][:]))
+		}
+		seq = from + uint64(len(span))
+	}
+	return out
+}
+
+// ExpiredCount reports how many retained lines of the feed are for uid:
+// how many times its logged expiry has happened, unless its lines have
+// been dropped past FeedLimit.
+func (srv *Server) ExpiredCount(uid string) int {
+	id, ok := parseUID(uid)
+	if !ok {
+		return 0
+	}
+	return srv.feed.count(&id)
+}
+
+// FeedDropped reports how many of the oldest lines of the feed have been
+// dropped past FeedLimit.
+func (srv *Server) FeedDropped() uint64 {
+	dropped, _ := srv.feed.state()
+	return dropped
 }
 
 // counterKey and loggedKey name the objects the resources store on a
@@ -101,21 +132,15 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	serve(w, r)
 }
 
-// session gets the request's session, answering 503 itself when the site
-// is full.
+// session gets the request's session, answering 500 itself if none can
+// be made (the random source failed).
 func (srv *Server) session(w http.ResponseWriter, r *http.Request) (*Session, bool) {
 	sess, err := srv.site.GetSession(w, r)
-	if err == nil {
-		return sess, true
-	}
-	if errors.Is(err, ErrSiteFull) {
-		secs := int(srv.site.untilNextExpiry()/time.Second) + 1
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		http.Error(w, "too many live sessions; try again later", http.StatusServiceUnavailable)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return nil, false
 	}
-	http.Error(w, err.Error(), http.StatusInternalServerError)
-	return nil, false
+	return sess, true
 }
 
 // The header values every text answer carries. Assigned as they are,
@@ -168,30 +193,33 @@ func (srv *Server) serveExpire(w http.ResponseWriter, r *http.Request) {
 
 // serveLogMe registers one expiry notification per session, as the docs'
 // ExpirationLogger does with its set of uids; here the marker is stored
-// on the session itself, so it goes away with it.
+// on the session itself, so it goes away with it. Marker and callback are
+// values shared by every session: a logged session costs its extra record
+// and nothing more.
 func (srv *Server) serveLogMe(w http.ResponseWriter, r *http.Request) {
 	sess, ok := srv.session(w, r)
 	if !ok {
 		return
 	}
-	first := false
-	sess.Component(loggedKey{}, func() any { first = true; return true })
-	if first {
-		uid := sess.UID()
-		sess.NotifyOnExpire(func() { srv.logExpired(uid) })
+	if _, first := sess.component(loggedKey{}, loggedMark); first {
+		sess.notifyOnExpire(srv.logged)
 	}
 	writeText(w, "Session "+sess.UID()+" will be logged when it expires.")
 }
 
-func (srv *Server) logExpired(uid string) {
-	srv.feedMu.Lock()
-	srv.feed = append(srv.feed, uid)
-	if len(srv.feed) > 2*feedLimit {
-		srv.feed = append([]string(nil), srv.feed[len(srv.feed)-feedLimit:]...)
-	}
-	srv.feedMu.Unlock()
+func loggedMark() any { return true }
+
+// The seed's log line for one expiry.
+const expiredPrefix, expiredSuffix = "Session ", " has expired.\n"
+
+func (srv *Server) logExpired(sess *Session) {
+	srv.feed.add(&sess.id)
 	if srv.log != nil {
-		io.WriteString(srv.log, "Session "+uid+" has expired.\n")
+		var line [len(expiredPrefix) + 2*uidBytes + len(expiredSuffix)]byte
+		copy(line[:], expiredPrefix)
+		hex.Encode(line[len(expiredPrefix):], sess.id[:])
+		copy(line[len(expiredPrefix)+2*uidBytes:], expiredSuffix)
+		srv.log.Write(line[:])
 	}
 }
 
@@ -202,15 +230,6 @@ func (srv *Server) serveCounter(w http.ResponseWriter, r *http.Request) {
 	}
 	n := sess.Component(counterKey{}, func() any { return new(atomic.Int64) }).(*atomic.Int64).Add(1)
 	writeText(w, "Visit #"+strconv.FormatInt(n, 10)+" for you!")
-}
-
-func (srv *Server) serveExpired(w http.ResponseWriter, r *http.Request) {
-	var b strings.Builder
-	for _, uid := range srv.Expired() {
-		b.WriteString(uid)
-		b.WriteByte('\n')
-	}
-	writeText(w, b.String())
 }
 
 // Discovery describes this server, as seen over plain HTTP.

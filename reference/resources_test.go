@@ -249,18 +249,3 @@ func TestUnknownPathsAndMethods(t *testing.T) {
 		t.Errorf("POST / = %d %q", a.status, a.setCookie)
 	}
 }
-
-func TestFullSiteAnswers503(t *testing.T) {
-	clock := fakeclock.NewFake(epoch)
-	srv := reference.NewServer(reference.NewSite(reference.Config{Clock: clock, SessionTimeout: timeout, MaxSessions: 1}), nil)
-	kept := &browser{t: t, h: srv}
-	uid := kept.id()
-	clock.Advance(2 * time.Second)
-	a := (&browser{t: t, h: srv}).get("/")
-	if a.status != 503 || a.header.Get("Retry-After") == "" || len(a.setCookie) != 0 {
-		t.Fatalf("new client on a full site: %d Retry-After=%q cookies %q", a.status, a.header.Get("Retry-After"), a.setCookie)
-	}
-	if kept.id() != uid {
-		t.Fatal("an existing session was disturbed by the cap")
-	}
-}

@@ -25,17 +25,41 @@ type Session struct {
 	index      int32 // position in the site's expiry queue, -1 when not queued
 	secure     bool  // issued over TLS: only found again over TLS
 	expired    bool
+	revisited  bool // found again by its uid after the request that made it
 
 	extra atomic.Pointer[sessionExtra] // nil until a callback or an object is stored
 }
 
 // sessionExtra is the part of a Session that most sessions never need.
+// It is one 80-byte allocation that holds the common cases inline: one
+// stored object (the counter, the logged marker) and one expiry call
+// (the logger's), with a map and a slice only for more. A session that
+// is logged, or counted, costs this record and nothing else beyond a
+// plain session (the counter's own 8 bytes aside): no map, no closure.
 type sessionExtra struct {
-	notify []func() // guarded by site.mu
+	// Guarded by site.mu.
+	call0 expiryCall   // the first registration
+	calls []expiryCall // the later ones, in order
 
-	compMu     sync.Mutex
-	components map[any]any
+	compMu sync.Mutex
+	key0   any         // the first stored object's key; nil when none
+	val0   any         // and the object
+	more   map[any]any // the others
 }
+
+// expiryCall is a function to run when a session ends. The package's own
+// resources register a function shared by all sessions, which is given
+// the session; NotifyOnExpire wraps the caller's func() in one.
+type expiryCall func(*Session)
+
+// expiryCalls are the calls a session's end has to run, taken off the
+// session under the site's lock and run without it.
+type expiryCalls struct {
+	first expiryCall
+	rest  []expiryCall
+}
+
+func (c expiryCalls) none() bool { return c.first == nil }
 
 // ext returns the session's extra record, making it on first use.
 func (s *Session) ext() *sessionExtra {
@@ -88,25 +112,37 @@ func (s *Session) Touch() {
 func (s *Session) Expire() {
 	site := s.site
 	site.mu.Lock()
-	cbs := site.removeLocked(s)
+	calls := site.removeLocked(s)
 	site.mu.Unlock()
-	site.runCallbacks(s, cbs)
+	site.runCallbacks(s, calls)
 }
 
 // NotifyOnExpire registers f to run once when the session ends, by
-// explicit Expire or by timeout. Each registration runs once; there is no
+// explicit Expire, by timeout, or by eviction from a full site (see
+// Config.MaxSessions). Each registration runs once; there is no
 // de-duplication. On a session that has already ended, f runs at once, so
 // a registration is never silently lost.
 func (s *Session) NotifyOnExpire(f func()) {
+	s.notifyOnExpire(func(*Session) { f() })
+}
+
+// notifyOnExpire registers f, which is given the session when it ends.
+// A function value shared by many sessions costs each of them nothing but
+// its slot.
+func (s *Session) notifyOnExpire(f expiryCall) {
 	site := s.site
 	e := s.ext()
 	site.mu.Lock()
 	if s.expired {
 		site.mu.Unlock()
-		site.runCallbacks(s, []func(){f})
+		site.runCallbacks(s, expiryCalls{first: f})
 		return
 	}
-	e.notify = append(e.notify, f)
+	if e.call0 == nil {
+		e.call0 = f
+	} else {
+		e.calls = append(e.calls, f)
+	}
 	site.mu.Unlock()
 }
 
@@ -115,18 +151,21 @@ func (s *Session) NotifyOnExpire(f func()) {
 // session to an interface with a registered adapter (ICounter(session)).
 // The object lives exactly as long as the session.
 func (s *Session) Component(key any, create func() any) any {
+	v, _ := s.component(key, create)
+	return v
+}
+
+// component is Component, also reporting whether create was called.
+func (s *Session) component(key any, create func() any) (v any, created bool) {
 	e := s.ext()
 	e.compMu.Lock()
 	defer e.compMu.Unlock()
-	if v, ok := e.components[key]; ok {
-		return v
+	if v, ok := e.lookupLocked(key); ok {
+		return v, false
 	}
-	v := create()
-	if e.components == nil {
-		e.components = make(map[any]any)
-	}
-	e.components[key] = v
-	return v
+	v = create()
+	e.storeLocked(key, v)
+	return v, true
 }
 
 // SetComponent stores v on the session under key, replacing what was
@@ -135,8 +174,34 @@ func (s *Session) SetComponent(key, v any) {
 	e := s.ext()
 	e.compMu.Lock()
 	defer e.compMu.Unlock()
-	if e.components == nil {
-		e.components = make(map[any]any)
+	e.storeLocked(key, v)
+}
+
+func (e *sessionExtra) lookupLocked(key any) (any, bool) {
+	if e.key0 != nil && e.key0 == key {
+		return e.val0, true
 	}
-	e.components[key] = v
+	v, ok := e.more[key]
+	return v, ok
+}
+
+func (e *sessionExtra) storeLocked(key, v any) {
+	switch {
+	case key != nil && (e.key0 == nil || e.key0 == key):
+		// The first key is kept inline (a nil key, which cannot be told
+		// from "none" there, goes to the map).
+		e.key0, e.val0 = key, v
+	default:
+		if e.more == nil {
+			e.more = make(map[any]any)
+		}
+		e.more[key] = v
+	}
+}
+
+// dropComponents forgets every stored object.
+func (e *sessionExtra) dropComponents() {
+	e.compMu.Lock()
+	e.key0, e.val0, e.more = nil, nil, nil
+	e.compMu.Unlock()
 }

@@ -246,25 +246,6 @@ func TestUIDShapeAndCollision(t *testing.T) {
 	}
 }
 
-func TestMaxSessions(t *testing.T) {
-	site, clock := newSite(t, reference.Config{MaxSessions: 2})
-	s1, _ := mustMake(t, site), mustMake(t, site)
-	if _, err := site.MakeSession(); err != reference.ErrSiteFull {
-		t.Fatalf("third session: err=%v, want ErrSiteFull", err)
-	}
-	if _, ok := site.Session(s1.UID()); !ok {
-		t.Fatal("an existing session stopped working when the site was full")
-	}
-	s1.Expire()
-	if _, err := site.MakeSession(); err != nil {
-		t.Fatalf("after an expiry freed a place: %v", err)
-	}
-	clock.Advance(timeout)
-	if site.Len() != 0 {
-		t.Fatalf("live=%d after timeout", site.Len())
-	}
-}
-
 func TestComponentsLiveWithTheSession(t *testing.T) {
 	site, _ := newSite(t, reference.Config{})
 	s := mustMake(t, site)

@@ -6,7 +6,10 @@
 //
 //	refprog serve   -addr A [-cpuprofile F]   what `sessionspec serve` runs (real clock, 900 s)
 //	refprog handler                           the handler alone, GET / with and without a cookie
-//	refprog mem     -n N [-heapprofile F]     RSS and heap growth for N live sessions
+//	refprog mem     -n N [-path P] [-heapprofile F]
+//	                                          RSS and heap growth for N live sessions, made by
+//	                                          Site.MakeSession or by GET P without a cookie
+//	                                          (/ plain, /logme logged, /counter counted)
 //	refprog storm   -n N                      N logged sessions expiring in one Advance
 //
 // Results are printed as one JSON object on the last line.
@@ -199,6 +202,7 @@ func mustRequest(cookie string) *http.Request {
 
 type memResult struct {
 	N              int     `json:"n"`
+	Path           string  `json:"path,omitempty"`
 	RSSBefore      int64   `json:"rss_before"`
 	RSSAfter       int64   `json:"rss_after"`
 	RSSSettled     int64   `json:"rss_settled"`
@@ -213,21 +217,41 @@ type memResult struct {
 	Seconds        float64 `json:"seconds"`
 }
 
-// mem creates n sessions through Site.MakeSession on a fake clock and
-// reports how much the process grew.
+// mem creates n sessions on a fake clock, through Site.MakeSession or
+// through the handler (GET path without a cookie: plain, logged or
+// counted sessions), and reports how much the process grew.
 func mem(args []string) error {
 	fs := flag.NewFlagSet("mem", flag.ContinueOnError)
 	n := fs.Int("n", 100_000, "live sessions to create")
+	path := fs.String("path", "", "make each session by GET `path` through the handler (/, /logme, /counter) instead of Site.MakeSession")
 	heapprofile := fs.String("heapprofile", "", "write a heap profile to `file` once the sessions exist")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	clock := fakeclock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	site := reference.NewSite(reference.Config{Clock: clock})
+	make1 := func() error { _, err := site.MakeSession(); return err }
+	if *path != "" {
+		srv := reference.NewServer(site, nil)
+		req, err := http.NewRequest("GET", "http://127.0.0.1"+*path, nil)
+		if err != nil {
+			return err
+		}
+		w := &sink{h: http.Header{}}
+		make1 = func() error {
+			clear(w.h)
+			w.code = 0
+			srv.ServeHTTP(w, req)
+			if w.code != 0 && w.code != 200 || len(w.h["Set-Cookie"]) != 1 {
+				return fmt.Errorf("GET %s: status %d, Set-Cookie %q", *path, w.code, w.h["Set-Cookie"])
+			}
+			return nil
+		}
+	}
 	var ms runtime.MemStats
 	runtime.GC()
 	debug.FreeOSMemory()
-	r := memResult{N: *n}
+	r := memResult{N: *n, Path: *path}
 	runtime.ReadMemStats(&ms)
 	r.HeapBefore, r.LiveBefore = ms.HeapInuse, ms.HeapAlloc
 	var err error
@@ -236,7 +260,7 @@ func mem(args []string) error {
 	}
 	t0 := time.Now()
 	for range *n {
-		if _, err := site.MakeSession(); err != nil {
+		if err := make1(); err != nil {
 			return err
 		}
 	}

@@ -41,9 +41,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs := flag.NewFlagSet("sessionspec serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on (port 0 picks a free one)")
-	fs.DurationVar(&c.timeout, "timeout", reference.DefaultTimeout, "session inactivity `timeout`")
+	fs.DurationVar(&c.timeout, "timeout", reference.DefaultTimeout, "session inactivity `timeout`, from "+reference.MinTimeout.String()+" to "+reference.MaxTimeout.String())
 	fs.BoolVar(&c.fakeClock, "fake-clock", false, "run on a fake clock, driven through POST /_clock?advance=DURATION")
-	fs.IntVar(&c.maxSessions, "max-sessions", 0, "cap on live sessions; new ones get 503 past it (0: no cap)")
+	fs.IntVar(&c.maxSessions, "max-sessions", reference.DefaultMaxSessions, "cap on live sessions (-1: none); at the default serve stays near 1 GB resident under any flood; a full site evicts sessions never visited again first, then the least recently used")
 	fs.StringVar(&c.fault, "fault", "", "serve a deliberately broken reference (`name`: see internal/faulty), to watch the suite catch it; needs --fake-clock")
 	fs.BoolVar(&c.tls, "tls", false, "serve HTTPS: sessions are TWISTED_SECURE_SESSION with Secure (self-signed for 127.0.0.1 and localhost unless --cert/--key)")
 	fs.StringVar(&c.cert, "cert", "", "TLS certificate `file` (PEM); implies --tls")
@@ -72,17 +72,16 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
 	}
-	if c.timeout <= 0 {
-		return c, fmt.Errorf("--timeout must be positive, got %s", c.timeout)
+	if c.timeout < reference.MinTimeout || c.timeout > reference.MaxTimeout {
+		return c, fmt.Errorf("--timeout %s is not between %s and %s", c.timeout, reference.MinTimeout, reference.MaxTimeout)
 	}
-	if c.maxSessions < 0 {
-		return c, fmt.Errorf("--max-sessions must not be negative, got %d", c.maxSessions)
+	if c.maxSessions == 0 || c.maxSessions < -1 {
+		return c, fmt.Errorf("--max-sessions %d: give a positive cap, or -1 for none", c.maxSessions)
 	}
 	return c, nil
 }
 
-// lockedWriter serialises lines written from expiry callbacks, which may
-// run on several goroutines at once on the real clock.
+// lockedWriter serialises lines written from several goroutines at once.
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
@@ -108,10 +107,16 @@ func startReference(c serveConfig, log io.Writer) (*runningServer, error) {
 	if c.fakeClock {
 		clock = fakeclock.NewFake(time.Now().UTC().Truncate(time.Second))
 	}
+	if c.timeout == 0 { // a serveConfig made in code, not by the flags
+		c.timeout = reference.DefaultTimeout
+	}
+	if err := (reference.Config{SessionTimeout: c.timeout}).Validate(); err != nil {
+		return nil, err
+	}
 	site := reference.NewSite(reference.Config{
 		Clock:          clock,
 		SessionTimeout: c.timeout,
-		MaxSessions:    c.maxSessions,
+		MaxSessions:    c.maxSessions, // 0: the default cap
 		OnCallbackPanic: func(uid string, r any) {
 			fmt.Fprintf(log, "sessionspec: expiry callback of session %s panicked: %v\n", uid, r)
 		},
@@ -162,8 +167,16 @@ func requireLoopback(addr string) error {
 	return nil
 }
 
+// selfSignedLifetime is how long the self-signed certificate is valid: as
+// long as a serving process can plausibly live. It starts an hour before
+// it is made, so that a client whose clock is a little behind accepts it.
+const (
+	selfSignedLifetime = 10 * 365 * 24 * time.Hour
+	selfSignedBackdate = time.Hour
+)
+
 // loadOrMakeCert loads a certificate, or makes a self-signed one for
-// 127.0.0.1, ::1 and localhost that lives as long as the process.
+// 127.0.0.1, ::1 and localhost that stays valid for selfSignedLifetime.
 func loadOrMakeCert(certFile, keyFile string) (tls.Certificate, error) {
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -176,11 +189,16 @@ func loadOrMakeCert(certFile, keyFile string) (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, err
 	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "sessionspec reference (self-signed)"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotBefore:    now.Add(-selfSignedBackdate),
+		NotAfter:     now.Add(selfSignedLifetime),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:     []string{"localhost"},
@@ -214,7 +232,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sessionspec serve: %v\n", err)
 		return exitHarness
 	}
-	out := &lockedWriter{w: stdout}
+	// Everything serve prints goes through one bounded queue, so that a
+	// slow stdout (a terminal, a pipe nobody reads) never holds up the
+	// server: lines that do not fit are dropped and counted.
+	out := reference.NewLineLog(stdout, logQueueBytes, func(n uint64) string {
+		return fmt.Sprintf("sessionspec serve: dropped %d expiry log lines\n", n)
+	})
+	defer func() {
+		if n := out.Close(logGrace); n > 0 {
+			fmt.Fprintf(stderr, "sessionspec serve: dropped %d expiry log lines in all (stdout did not keep up)\n", n)
+		}
+	}()
 	rs, err := startReference(c, out)
 	if err != nil {
 		fmt.Fprintf(stderr, "sessionspec serve: %v\n", err)
@@ -224,7 +252,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c.fakeClock {
 		clock = "fake clock, POST " + rs.URL + contract.PathClock + "?advance=DURATION"
 	}
-	fmt.Fprintf(out, "sessionspec reference serving %s/ (timeout %s, %s)\n", rs.URL, c.timeout, clock)
+	limit := "no cap on live sessions"
+	if c.maxSessions > 0 {
+		limit = fmt.Sprintf("at most %d live sessions", c.maxSessions)
+	}
+	fmt.Fprintf(out, "sessionspec reference serving %s/ (timeout %s, %s, %s)\n", rs.URL, c.timeout, clock, limit)
 	select {
 	case <-ctx.Done():
 	case err := <-rs.done:
@@ -238,3 +270,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
+
+// The queue of serve's output: 1 MiB, about 12,000 expiry lines, and how
+// long serve waits at exit for a slow stdout to take what is queued.
+var logQueueBytes = 1 << 20
+
+var logGrace = 5 * time.Second
