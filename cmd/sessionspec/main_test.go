@@ -266,7 +266,7 @@ func TestCheckExitCodesForHarnessErrors(t *testing.T) {
 		{"run without URL", []string{"check", "--run", "true"}, "--run needs"},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 		{"serve bad fault", []string{"serve", "--fault", "nope"}, "no fault"},
-		{"serve bad timeout", []string{"serve", "--timeout", "-1s"}, "positive"},
+		{"serve bad timeout", []string{"serve", "--timeout", "-1s"}, "is not between 1ms and"},
 		{"serve remote clock", []string{"serve", "--fake-clock", "--addr", "0.0.0.0:0"}, "not a loopback address"},
 		{"serve half a key pair", []string{"serve", "--cert", "c.pem"}, "--cert and --key go together"},
 	} {
