@@ -38,6 +38,7 @@ type config struct {
 	clockBudget map[int]time.Duration
 	budget      time.Duration
 	only        []string
+	long        bool // also the wall-clock run with the 900 s default (about 50 min)
 }
 
 var sections = []string{"hotpath", "throughput", "memory", "storm", "clocks", "suite"}
@@ -74,6 +75,7 @@ func run() int {
 	flag.DurationVar(&cfg.wrkDuration, "wrk-duration", 2*time.Second, "length of one wrk run (whole seconds: wrk takes no fractions)")
 	flag.DurationVar(&cfg.budget, "budget", 10*time.Minute, "bound on the whole run")
 	flag.StringVar(&only, "only", "", "comma-separated sections to run (default all): "+strings.Join(sections, ","))
+	flag.BoolVar(&cfg.long, "long", false, "also check `serve` with its 900 s default on the wall clock with --max-wait 1h (about 50 minutes)")
 	flag.BoolVar(&quick, "quick", false, "smaller sizes and shorter runs, to try the harness (figures not for quoting)")
 	replot := flag.Bool("replot", false, "measure nothing: write the report and the plots again from bench/out/results.gob")
 	flag.Parse()
