@@ -35,13 +35,15 @@ const (
 
 // The default paths of the resources, and the discovery document's.
 const (
-	PathSession   = "/"
-	PathExpire    = "/expire"
-	PathLogMe     = "/logme"
-	PathExpired   = "/expired"
-	PathCounter   = "/counter"
-	PathClock     = "/_clock"
-	PathDiscovery = "/.well-known/sessionspec"
+	PathSession    = "/"
+	PathExpire     = "/expire"
+	PathLogMe      = "/logme"
+	PathExpired    = "/expired"
+	PathCounter    = "/counter"
+	PathClock      = "/_clock"
+	PathDiscovery  = "/.well-known/sessionspec"
+	PathComponents = "/components"
+	PathWebSocket  = "/ws"
 )
 
 // Paths are a target's resources, relative to its base URL. An empty
@@ -54,11 +56,16 @@ type Paths struct {
 	Expired string `json:"expired,omitempty"` // text/plain: uids whose notification fired, one per line
 	Counter string `json:"counter,omitempty"` // per-session counter: the first integer in the body
 	Clock   string `json:"clock,omitempty"`   // clock control: GET now, POST ?advance=DURATION
+	// Components is the session-components resource (optional, issue 14):
+	// see the reference's documentation of PathComponents.
+	Components string `json:"components,omitempty"`
+	// WebSocket is a WebSocket endpoint attached to the session (optional).
+	WebSocket string `json:"ws,omitempty"`
 }
 
 // PathNames are the names of the resources, as the discovery document
 // and --paths spell them.
-var PathNames = []string{"session", "expire", "logme", "expired", "counter", "clock"}
+var PathNames = []string{"session", "expire", "logme", "expired", "counter", "clock", "components", "ws"}
 
 // DefaultPaths are the paths a target without a discovery document is
 // assumed to serve (no clock: its time is the wall clock).
@@ -66,7 +73,7 @@ var DefaultPaths = Paths{Session: PathSession, Expire: PathExpire, LogMe: PathLo
 
 func (p *Paths) field(name string) (*string, bool) {
 	f, ok := map[string]*string{"session": &p.Session, "expire": &p.Expire, "logme": &p.LogMe,
-		"expired": &p.Expired, "counter": &p.Counter, "clock": &p.Clock}[name]
+		"expired": &p.Expired, "counter": &p.Counter, "clock": &p.Clock, "components": &p.Components, "ws": &p.WebSocket}[name]
 	return f, ok
 }
 

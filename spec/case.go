@@ -41,6 +41,10 @@ const (
 	LogMe   Resource = "logme"
 	Expired Resource = "expired" // the notification feed, or --expired stdout
 	Counter Resource = "counter"
+	// Components is the session-components resource.
+	Components Resource = "components"
+	// WebSocket is the WebSocket endpoint attached to the session.
+	WebSocket Resource = "ws"
 	// Time is the target's time passing: the case idles, on the wall
 	// clock or by advancing a controlled clock. On a controlled clock such
 	// a case runs alone (see the package documentation).
@@ -86,7 +90,8 @@ func (c Case) needs(r Resource) bool { return slices.Contains(c.Needs, r) }
 // them. Each call returns a fresh slice; the browser cases (package
 // browser) join a run explicitly, through Options.Cases.
 func Cases() []Case {
-	return slices.Concat(persistenceCases, expireCases, timeoutCases, notifyCases, counterCases, robustnessCases, securityCases)
+	return slices.Concat(persistenceCases, expireCases, timeoutCases, notifyCases, counterCases, componentCases, websocketCases,
+		robustnessCases, urlCases, securityCases)
 }
 
 // Lookup returns the HTTP case with the given ID.

@@ -132,7 +132,7 @@ func (p *Probe) do(u *User, method, path, rawCookie string) *Response {
 		p.Abort("%s %s: %v", method, p.T.Resolve(path), err)
 	}
 	if r.Status == http.StatusNotFound {
-		for _, name := range []Resource{Expire, LogMe, Expired, Counter} {
+		for _, name := range []Resource{Expire, LogMe, Expired, Counter, Components, WebSocket} {
 			if p.c.needs(name) && path != "" && path == p.T.Paths.Get(string(name)) {
 				p.NotApplicable("GET %s answered 404: the target has no %s resource (declare it absent with --paths %s= and the case is n/a without asking)",
 					p.T.Resolve(path), name, name)
@@ -185,7 +185,7 @@ func (p *Probe) Need(r Resource) {
 		if p.T.ExpiredLines == nil && p.T.Paths.Expired == "" {
 			p.NotApplicable("the target has no expired-notification feed (discovery document paths.expired, --paths expired=/path, or --expired stdout)")
 		}
-	case Expire, LogMe, Counter:
+	case Expire, LogMe, Counter, Components, WebSocket:
 		if p.T.Paths.Get(string(r)) == "" {
 			p.NotApplicable("the target has no %s resource (discovery document paths.%s, or --paths %s=/path)", r, r, r)
 		}

@@ -177,7 +177,7 @@ func Run(ctx context.Context, t *Target, opts Options) (*Report, error) {
 	}
 	for i := range rep.Results {
 		res := &rep.Results[i]
-		res.AllowedNA = res.Outcome == NotApplicable && res.Level == Must && allowNA(res.Case)
+		res.AllowedNA = res.Outcome == NotApplicable && res.Level == Must && (allowNA(res.Case) || lacksOptional(&tt, res.Case))
 	}
 	rep.Judge(nil)
 	return rep, nil
@@ -389,4 +389,20 @@ func (r *run) clockUntouched(ctx context.Context) error {
 func oneLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+// Optional resources are parts of the contract a target need not serve:
+// a case that is not applicable because the target lacks one does not
+// make the run incomplete.
+var optionalResources = []Resource{Components, WebSocket}
+
+// lacksOptional reports whether c needs an optional resource t does not
+// serve.
+func lacksOptional(t *Target, c Case) bool {
+	for _, r := range optionalResources {
+		if c.needs(r) && t.Paths.Get(string(r)) == "" {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,5 @@
+package spec
+
+// Cookie negotiation, judged as security: the session id never appears in
+// a URL.
+var urlCases = []Case{}
