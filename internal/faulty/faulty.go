@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -150,8 +151,12 @@ type Entry struct {
 	Deviations []string
 }
 
-// Faults lists every defect with the case that must catch it.
-var Faults = []Entry{
+// Faults lists every defect with the case that must catch it: the
+// reference's and the stores' (this file and stores.go), then those of the
+// optional resources, each list in the file of its own.
+var Faults = slices.Concat(coreFaults, componentFaults, websocketFaults, urlFaults)
+
+var coreFaults = []Entry{
 	{Fault: NoRefresh, CaughtBy: "TIMEOUT-003"},
 	{Fault: NeverExpires, CaughtBy: "TIMEOUT-002"},
 	{Fault: ExpiresEarly, CaughtBy: "TIMEOUT-001"},
@@ -250,8 +255,10 @@ func New(f Fault, clock *fakeclock.Fake, timeout time.Duration) http.Handler {
 	} else if clock == nil {
 		clock = fakeclock.NewFake(time.Now().UTC().Truncate(time.Second))
 	}
-	if h := newStoreTarget(f, clock, timeout); h != nil {
-		return h
+	for _, build := range []func(Fault, *fakeclock.Fake, time.Duration) http.Handler{newStoreTarget, newComponentTarget, newWebSocketTarget, newURLTarget} {
+		if h := build(f, clock, timeout); h != nil {
+			return h
+		}
 	}
 	cfg := reference.Config{Clock: clock, SessionTimeout: timeout}
 	b := &broken{fault: f, clock: clock, timeout: timeout}
