@@ -118,6 +118,10 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serve = srv.serveCounter
 	case contract.PathExpired:
 		serve = srv.serveExpired
+	case contract.PathComponents:
+		serve = srv.serveComponents
+	case contract.PathWebSocket:
+		serve = srv.serveWebSocket
 	case contract.PathDiscovery:
 		serve = srv.serveDiscovery
 	default:
@@ -246,6 +250,8 @@ func (srv *Server) Discovery() contract.Discovery {
 	if srv.fake != nil {
 		d.Paths.Clock = contract.PathClock
 	}
+	d.Paths.Components = srv.componentsPath()
+	d.Paths.WebSocket = srv.webSocketPath()
 	return d
 }
 
