@@ -241,7 +241,7 @@ func cases(b *Browser) []spec.Case {
 // timed out for real while the browser worked on another user's steps:
 // the case could then not tell a target's fault from the browser's pace.
 func (s *scenario) stillAlive(last time.Time, who string) {
-	if gap := time.Since(last); !s.p.T.Controlled() && gap >= s.p.Alive()-time.Second {
+	if gap := time.Since(last); !s.p.T.Controlled() && gap >= s.p.Alive() {
 		s.notApplicable("%s's last visit was %s ago, too near the session timeout %s to expect her session alive; use a longer timeout or a clock",
 			who, gap.Round(time.Millisecond), s.p.T.Timeout)
 	}
