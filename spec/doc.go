@@ -67,7 +67,7 @@
 // lines per answer, 8 headers of each kind and 512 bytes of body per
 // exchange in the evidence, the first and last 12 exchanges of a case, and
 // only the counts of the ids it asks about from the expired feed (which it
-// streams, up to 512 MiB). Target.Sessions is at most MaxSessions. Every
+// streams, up to 128 MiB). Target.Sessions is at most MaxSessions. Every
 // request is bounded by Target.RequestTimeout, and goes to the target's
 // origin only (or one the user named): a redirect is never followed.
 package spec

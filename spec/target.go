@@ -37,8 +37,9 @@ const (
 	maxBody = 1 << 20
 	// maxHeaderBytes bounds a response's header block.
 	maxHeaderBytes = 256 << 10
-	// maxFeed bounds the bytes of one read of the expired feed.
-	maxFeed = 512 << 20
+	// maxFeed bounds the bytes of one read of the expired feed: 1M lines of
+	// either format, with room to spare.
+	maxFeed = 128 << 20
 )
 
 // Target is an implementation under test and what the suite knows of it.

@@ -55,6 +55,7 @@ type outcome struct {
 	stderr  string
 	report  *spec.Report
 	elapsed time.Duration
+	maxRSS  int64 // the process's peak resident set, bytes
 }
 
 // sessionspec runs the binary with args (plus --json and --junit into a
@@ -72,6 +73,9 @@ func sessionspec(t *testing.T, args ...string) outcome {
 	start := time.Now()
 	err := cmd.Run()
 	o := outcome{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		o.maxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	}
 	if err != nil && o.code < 0 {
 		t.Fatalf("running %v: %v", args, err)
 	}
@@ -407,7 +411,11 @@ func TestCheckSurvivesHostileTargets(t *testing.T) {
 			if strings.TrimSpace(why) == "" {
 				t.Fatal("no reason given")
 			}
-			t.Logf("exit %d in %s: %s", o.code, o.elapsed.Round(time.Millisecond), strings.TrimSpace(why))
+			// The suite's memory is bounded whatever the target sends.
+			if o.maxRSS > 200<<20 {
+				t.Fatalf("check peaked at %d MB of RSS, over the 200 MB bound", o.maxRSS>>20)
+			}
+			t.Logf("exit %d in %s, peak RSS %d MB: %s", o.code, o.elapsed.Round(time.Millisecond), o.maxRSS>>20, strings.TrimSpace(why))
 		})
 	}
 }
