@@ -35,6 +35,12 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	// Inside the network namespace of TestOffOriginIsNeverContacted the
+	// binary built outside is used as it is.
+	if b := os.Getenv(envNetnsBin); b != "" {
+		bin = b
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "sessionspec-test")
 	if err != nil {
 		panic(err)
