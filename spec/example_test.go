@@ -1,6 +1,7 @@
 package spec_test
 
 import (
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,12 @@ import (
 // whether it passed: what a _test.go file of your own does with
 // func TestSessions(t *testing.T) { ... }.
 func runTest(name string, f func(t *testing.T)) bool {
+	// Quiet even under go test -v, so the example's output is its own.
+	if v := flag.Lookup("test.v"); v != nil {
+		was := v.Value.String()
+		v.Value.Set("false")
+		defer v.Value.Set(was)
+	}
 	return testing.RunTests(func(_, _ string) (bool, error) { return true, nil },
 		[]testing.InternalTest{{Name: name, F: f}})
 }
