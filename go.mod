@@ -7,6 +7,7 @@ tool github.com/tetratelabs/wazero/cmd/wazero
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/coder/websocket v1.8.15
 	github.com/onsi/ginkgo/v2 v2.34.0
 	github.com/onsi/gomega v1.44.0
 	github.com/tetratelabs/wazero v1.12.0
