@@ -42,7 +42,7 @@ type sessionExtra struct {
 	calls []expiryCall // the later ones, in order
 
 	compMu sync.Mutex
-	key0   any         // the first stored object's key; nil when none
+	key0   any         // the first stored object's key; nil when none; endedMark{} once the session has ended
 	val0   any         // and the object
 	more   map[any]any // the others
 }
@@ -146,62 +146,4 @@ func (s *Session) notifyOnExpire(f expiryCall) {
 	site.mu.Unlock()
 }
 
-// Component returns the object stored on the session under key, first
-// storing create() there if there is none: the counterpart of adapting a
-// session to an interface with a registered adapter (ICounter(session)).
-// The object lives exactly as long as the session.
-func (s *Session) Component(key any, create func() any) any {
-	v, _ := s.component(key, create)
-	return v
-}
-
-// component is Component, also reporting whether create was called.
-func (s *Session) component(key any, create func() any) (v any, created bool) {
-	e := s.ext()
-	e.compMu.Lock()
-	defer e.compMu.Unlock()
-	if v, ok := e.lookupLocked(key); ok {
-		return v, false
-	}
-	v = create()
-	e.storeLocked(key, v)
-	return v, true
-}
-
-// SetComponent stores v on the session under key, replacing what was
-// there, as Twisted's setComponent does.
-func (s *Session) SetComponent(key, v any) {
-	e := s.ext()
-	e.compMu.Lock()
-	defer e.compMu.Unlock()
-	e.storeLocked(key, v)
-}
-
-func (e *sessionExtra) lookupLocked(key any) (any, bool) {
-	if e.key0 != nil && e.key0 == key {
-		return e.val0, true
-	}
-	v, ok := e.more[key]
-	return v, ok
-}
-
-func (e *sessionExtra) storeLocked(key, v any) {
-	switch {
-	case key != nil && (e.key0 == nil || e.key0 == key):
-		// The first key is kept inline (a nil key, which cannot be told
-		// from "none" there, goes to the map).
-		e.key0, e.val0 = key, v
-	default:
-		if e.more == nil {
-			e.more = make(map[any]any)
-		}
-		e.more[key] = v
-	}
-}
-
-// dropComponents forgets every stored object.
-func (e *sessionExtra) dropComponents() {
-	e.compMu.Lock()
-	e.key0, e.val0, e.more = nil, nil, nil
-	e.compMu.Unlock()
-}
+// The stored objects (components) are in components.go.

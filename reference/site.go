@@ -41,6 +41,48 @@
 // For the README (the target contract's row, and the reference's):
 //
 //	| `GET /expired` | `text/plain`, the ids whose notification fired, one per line (bare ids or the docs' `Session <id> has expired.`); lines with spaces are comments. The reference also answers `GET /expired?id=<id>&id=<id>` (up to 200) with only those ids' lines, one per notification, and counts lines dropped past its 4,194,304-line bound in `X-Sessionspec-Dropped` |
+//
+// # Components
+//
+// A Session stores objects under keys, as Nevow's sessions store
+// components under interfaces: GetComponent (the stored object, or a
+// *NoComponentError naming the key), ComponentOr (or a default, not
+// stored), SetComponent (replaces), UnsetComponent, Component (made by a
+// function on first use) and RegisterAdapter (a constructor for a key
+// type, registered on the Site: the first use on a session makes the
+// object and stores it, later uses get the same one). A key is any
+// comparable value; an application that gives its keys a type of its
+// own never meets another's components. Everything stored on a session,
+// and every expiry callback, is let go when the session ends.
+//
+// Server serves them at GET /components (contract.PathComponents,
+// declared in the discovery document), for clients that only GET; every
+// answer is text/plain, and uses the request's session as every seed
+// resource does:
+//
+//	GET /components?app=A&key=K            get-or-fail: 200 and the value, or 404
+//	                                       "unset: application A has no component K ..."
+//	GET /components?app=A&key=K&default=D  get-or-default: 200 and the value, or D,
+//	                                       which is not stored
+//	GET /components?app=A&key=K&set=V      set: stores V, replacing what was there; 200 V
+//	GET /components?app=A&key=adapter      A's adapter object, made on first use on the
+//	                                       session and the same afterwards: 200 "instance
+//	                                       <16 hex digits> made at <time on the site's clock>"
+//	                                       (set replaces it too; default never applies)
+//
+// Applications' components never meet: A's key K and B's key K are two
+// components. App and key names are 1 to 32 of A-Z a-z 0-9 . _ ~ -;
+// values and defaults at most 128 bytes of printable UTF-8; no other
+// parameter, none twice, not both default and set: anything else is 400
+// with a one-line reason, and makes no session. A session keeps the
+// components of at most 8 applications, at most 8 components each
+// besides the adapter's object, and the process at most 64 MiB of them
+// (names, values and 128 bytes per component), given back when a session
+// ends; a request that would store more gets 507 and stores nothing.
+//
+// For the README (the target contract's row):
+//
+//	| `GET /components?app=A&key=K[&default=D\|&set=V]` | optional: session components per application (Nevow's `setComponent` and adaptation). Without `default` or `set`: the value, or `404` with a body beginning `unset`; `default=D`: the value, or D without storing it; `set=V`: stores V, replacing what was there, answers V; `key=adapter`: an object made on first use and kept for the session (any text naming the instance). A's key K and B's key K are two components. The reference bounds names (32 bytes), values (128), components per session (8 applications × 8 keys) and bytes in all (64 MiB): 400 or 507 past them |
 package reference
 
 import (
@@ -151,6 +193,8 @@ type Site struct {
 	armed    bool
 	fresh    freshQueue // with a cap: sessions not yet visited again, oldest first
 	evicted  uint64
+
+	adapters sync.Map // reflect.Type of a key -> adapter: see RegisterAdapter
 }
 
 // Validate reports, in one line, what is wrong with c, or nil.
@@ -353,8 +397,11 @@ func (s *Site) removeLocked(sess *Session) expiryCalls {
 		s.timer.Stop()
 		s.armed = false
 	}
-	e := sess.extra.Load()
-	if e == nil {
+	// The session lets go of its record: its callbacks and stored objects
+	// become unreachable through it, and what is stored on it afterwards
+	// is not kept (see endedExtra).
+	e := sess.extra.Swap(endedExtra)
+	if e == nil || e == endedExtra {
 		return expiryCalls{} // no callbacks and no stored objects: the common case
 	}
 	calls := expiryCalls{e.call0, e.calls}
