@@ -3,7 +3,10 @@
 // refreshed and expired by Tomcat. The adapter only maps the seed
 // resources onto the Servlet API:
 //
-//   /          ShowSession: "Your session id is: " + request.getSession().getId()
+//   /          ShowSession: "Your session id is: " + request.getSession().getId(),
+//              and the adapter's one addition to the seed: a link to /counter built
+//              with response.encodeURL, the Servlet API's documented way to keep a
+//              session for a client without cookies (checked by URL-001)
 //   /expire    ExpireSession: request.getSession().invalidate()
 //   /logme     ExpirationLogger: marks the session once; the HttpSessionListener
 //              below logs its id when Tomcat destroys it (sessionDestroyed)
@@ -88,8 +91,19 @@ public class SeedSite {
     static class ShowSession extends HttpServlet {
         @Override
         protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
-            text(resp, "Your session id is: " + req.getSession().getId());
+            String id = req.getSession().getId();
+            // encodeURL adds ";jsessionid=<id>" when Tomcat does not know yet that the
+            // client returns cookies (Response.isEncodeable): the URL-rewriting half of
+            // the Servlet API's session tracking, on by default.
+            String counter = resp.encodeURL(req.getContextPath() + "/counter");
+            resp.setContentType("text/html;charset=utf-8");
+            PrintWriter w = resp.getWriter();
+            w.print("Your session id is: " + id + "\n<p><a href=\"" + attribute(counter) + "\">count your visits</a></p>\n");
         }
+    }
+
+    static String attribute(String s) {
+        return s.replace("&", "&amp;").replace("\"", "&quot;").replace("<", "&lt;").replace(">", "&gt;");
     }
 
     static class ExpireSession extends HttpServlet {
