@@ -4,6 +4,8 @@
 #   ci/stability.sh fake [N]   against the embedded reference on the fake clock (default N=50)
 #   ci/stability.sh wall [N]   against `sessionspec serve --timeout 2s` on the wall clock (default N=20)
 #
+# Each run makes 500 sessions for the uniqueness check (not 2000): these
+# runs are about verdicts that must not flip, not about id quality.
 # Stops at the first run that does not exit 0, keeping its output in
 # reports/stability-failure.txt, and fails.
 set -euo pipefail
@@ -27,7 +29,7 @@ if [[ $mode == wall ]]; then
 fi
 start=$(date +%s.%N)
 for i in $(seq "$n"); do
-	args=(); [[ $mode == wall ]] && args=(--allow-na TIMEOUT-004)
+	args=(--sessions 500); [[ $mode == wall ]] && args+=(--allow-na TIMEOUT-004)
 	if ! bin/sessionspec check $url "${args[@]}" >reports/stability-run.txt 2>&1; then
 		cp reports/stability-run.txt reports/stability-failure.txt
 		echo "stability ($mode): run $i of $n FAILED; output in reports/stability-failure.txt"
