@@ -32,6 +32,9 @@ const (
 	// writes each socket's detached line twice: when the session ends,
 	// and again when the socket's handler returns.
 	DetachedTwice Fault = "ws-detached-twice"
+	// SocketTrafficRefreshes counts every message on a socket as a visit
+	// to its session, so a busy socket keeps the session from timing out.
+	SocketTrafficRefreshes Fault = "ws-traffic-refreshes"
 	// SocketNewSession is honest: a socket opened without a live
 	// session's cookie gets a new session (its cookie set on the 101
 	// answer) instead of a refusal, which the contract allows.
@@ -47,6 +50,8 @@ var websocketFaults = []Entry{
 	{Fault: SocketSurvivesTimeout, CaughtBy: "WS-005"},
 	// WS-007 fails too.
 	{Fault: DetachedTwice, CaughtBy: "WS-006"},
+	// A SHOULD case: the run exits 0.
+	{Fault: SocketTrafficRefreshes, CaughtBy: "WS-008"},
 }
 
 // WebSocketHonest are the honest variants of the socket server: a check
@@ -59,7 +64,7 @@ var WebSocketHonest = []Entry{
 // WebSocketHonest), or returns nil for any other fault.
 func newWebSocketTarget(f Fault, clock *fakeclock.Fake, timeout time.Duration) http.Handler {
 	switch f {
-	case SocketSurvivesExpire, SocketSurvivesTimeout, DetachedTwice, SocketNewSession:
+	case SocketSurvivesExpire, SocketSurvivesTimeout, DetachedTwice, SocketTrafficRefreshes, SocketNewSession:
 	default:
 		return nil
 	}
@@ -176,6 +181,9 @@ func (t *socketTarget) serveSocket(w http.ResponseWriter, r *http.Request) {
 		_, msg, err := c.Read(context.Background())
 		if err != nil {
 			return
+		}
+		if t.fault == SocketTrafficRefreshes {
+			t.site.Session(uid) // a lookup is a visit
 		}
 		answer := "unknown message: send ping"
 		if string(msg) == "ping" {

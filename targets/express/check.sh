@@ -23,7 +23,7 @@ die() {
 	exit 2
 }
 command -v node >/dev/null || die "node not on PATH (Debian nodejs; make deps)"
-for m in express express-session memorystore; do
+for m in express express-session memorystore ws; do
 	[[ -r $dir/node_modules/$m/package.json ]] ||
 		die "$dir/node_modules/$m missing: run 'npm ci' in $dir (make deps-targets)"
 done
