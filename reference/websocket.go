@@ -18,13 +18,14 @@
 //	server -> client, first        text "attached <uid>", the session's uid
 //	client -> server "ping"        text "pong <uid>", while the session lives
 //	client -> server other text    text "unknown message: send ping"; binary: close 1003
-//	session ends                   the server sends a close frame, status 4001
-//	                               (CloseSessionEnded), reason "session expired", to every
-//	                               socket attached to it, at once: on /expire before its
-//	                               answer is written, on a timeout when the site's timer
-//	                               runs (with a fake clock, within the POST /_clock
-//	                               advance that ends it); the frame is on its way a few
-//	                               milliseconds later
+//	session ends                   every socket attached to it is detached and closed with a
+//	                               close frame, status 4001 (CloseSessionEnded), reason
+//	                               "session expired". The detaching and the start of the
+//	                               closing happen in the session's expiry callback: on
+//	                               /expire before its answer is written, on a timeout when
+//	                               the site's timer runs (with a fake clock, within the
+//	                               POST /_clock advance that ends it); the frame itself is
+//	                               written by a goroutine of the socket's, milliseconds later
 //	GET /ws?id=UID[&id=UID2...]    (no Upgrade) the detached feed: text/plain, one line per
 //	                               socket of that session detached so far, the uid, as in
 //	                               GET /expired; at most 200 ids; X-Sessionspec-Dropped
