@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessionspec/sessionspec/browser"
 	"github.com/sessionspec/sessionspec/contract"
+	"github.com/sessionspec/sessionspec/htmlreport"
 	"github.com/sessionspec/sessionspec/reference"
 	"github.com/sessionspec/sessionspec/spec"
 )
@@ -34,6 +35,8 @@ type checkConfig struct {
 	startTimeout   time.Duration
 	junit          string
 	json           string
+	html           string // the HTML page of the report
+	htmlEvidence   bool   // the page shows the exchanges of every case
 	expect         string
 	labelFilter    string
 	cookie         string
@@ -88,6 +91,8 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	fs.DurationVar(&c.startTimeout, "start-timeout", 30*time.Second, "how long to wait for the --run target to answer")
 	fs.StringVar(&c.junit, "junit", "", "write a JUnit XML report to `file`")
 	fs.StringVar(&c.json, "json", "", "write a JSON report to `file`")
+	fs.StringVar(&c.html, "html", "", "write the report as one self-contained HTML page to `file` (the browser cases' screenshots embedded)")
+	fs.BoolVar(&c.htmlEvidence, "html-evidence", false, "the --html page shows the exchanges of every case, not only of the cases that failed")
 	fs.StringVar(&c.expect, "expect", "", "expectations `file` of known deviations (lines: ID OUTCOME reason)")
 	fs.StringVar(&c.labelFilter, "label-filter", "", "run only cases matching this Ginkgo label `expression` (levels, areas, IDs), e.g. 'MUST && !timeout'")
 	fs.StringVar(&c.name, "name", "", "what reports call the target (default: the discovery document's implementation, else host:port)")
@@ -130,6 +135,8 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 		return c, errors.New("--expired stdout needs --run")
 	case (c.screenshots != "" || c.chromium != "") && !c.browser:
 		return c, errors.New("--screenshots and --chromium need --browser")
+	case c.htmlEvidence && c.html == "":
+		return c, errors.New("--html-evidence needs --html")
 	}
 	if _, err := parsePaths(c.paths); err != nil {
 		return c, err
@@ -244,7 +251,7 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	}
 	// An unwritable report path costs seconds, not a whole run; the
 	// reports themselves are written whole at the end, or not at all.
-	for _, path := range []string{c.junit, c.json} {
+	for _, path := range []string{c.junit, c.json, c.html} {
 		if path != "" {
 			if err := spec.CheckWritable(path); err != nil {
 				return exitHarness, fmt.Errorf("report file: %v", err)
@@ -332,6 +339,11 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 			}
 		}
 	}
+	var rec *htmlreport.Recorder // every case's transcript, for --html
+	if c.html != "" {
+		rec = htmlreport.NewRecorder()
+		opts.Cases = rec.Wrap(opts.Cases)
+	}
 	rep, err := spec.Run(ctx, target, opts)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -340,9 +352,7 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 		return exitHarness, err
 	}
 	if proc != nil {
-		if err := proc.stillOurs(); err != nil {
-			rep.Problems = append(rep.Problems, err.Error())
-		}
+		rep.Problems = append(rep.Problems, proc.problems()...)
 	}
 	rep.Judge(exp)
 	s := rep.Summary
@@ -372,6 +382,15 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 			return exitHarness, fmt.Errorf("writing %s: %v", c.json, err)
 		}
 	}
+	if c.html != "" {
+		o := htmlreport.Options{Expect: c.expect, Transcripts: rec.Transcripts(), AllEvidence: c.htmlEvidence}
+		if b != nil {
+			o.Screenshots = b.ScreenshotDir()
+		}
+		if err := htmlreport.WriteFile(c.html, rep, o); err != nil {
+			return exitHarness, fmt.Errorf("writing %s: %v", c.html, err)
+		}
+	}
 	return rep.ExitCode, nil
 }
 
@@ -383,7 +402,8 @@ func orDash(s string) string {
 }
 
 // screenshotDir is where --browser puts its screenshots: --screenshots,
-// else beside the report, else in the current directory.
+// else beside the report (--json, --junit, --html), else in the current
+// directory.
 func (c checkConfig) screenshotDir() string {
 	switch {
 	case c.screenshots != "":
@@ -392,6 +412,8 @@ func (c checkConfig) screenshotDir() string {
 		return filepath.Join(filepath.Dir(c.json), browser.DefaultScreenshots)
 	case c.junit != "":
 		return filepath.Join(filepath.Dir(c.junit), browser.DefaultScreenshots)
+	case c.html != "":
+		return filepath.Join(filepath.Dir(c.html), browser.DefaultScreenshots)
 	}
 	return browser.DefaultScreenshots
 }
