@@ -189,7 +189,7 @@ func TestDiscovery(t *testing.T) {
 	}
 	five := 5.0
 	want := contract.Discovery{Version: 1, Implementation: "sessionspec reference", Cookie: "TWISTED_SESSION", TimeoutSeconds: &five,
-		Paths: &contract.Paths{Session: "/", Expire: "/expire", LogMe: "/logme", Expired: "/expired", Counter: "/counter", Clock: "/_clock", Components: "/components", WebSocket: "/ws"}}
+		Paths: &contract.Paths{Session: "/", Expire: "/expire", LogMe: "/logme", Expired: "/expired", Counter: "/counter", Clock: "/_clock", Components: "/components", WebSocket: reference.ServedWebSocketPath}}
 	if !reflect.DeepEqual(d, want) || len(a.setCookie) != 0 {
 		t.Fatalf("discovery = %+v (cookies %q), want %+v and no cookie", d, a.setCookie, want)
 	}

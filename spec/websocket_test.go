@@ -105,7 +105,7 @@ func TestWebSocketReferenceWallClock(t *testing.T) {
 // evidence, and a MUST failure is exit 1; the honest variant passes.
 func TestWebSocketFaultsOverTCP(t *testing.T) {
 	t.Parallel()
-	for _, e := range slices.Concat(faulty.Faults, faulty.WebSocketHonest) {
+	for _, e := range slices.Concat(faulty.Faults, faulty.Honest) {
 		if !strings.HasPrefix(string(e.Fault), "ws-") {
 			continue
 		}

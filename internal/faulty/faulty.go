@@ -195,7 +195,9 @@ var coreFaults = []Entry{
 
 // Honest lists the targets that are unusual but correct: a check of each
 // must pass every MUST case, with only the listed cases n/a.
-var Honest = []Entry{
+var Honest = slices.Concat(coreHonest, WebSocketHonest)
+
+var coreHonest = []Entry{
 	{Fault: NoExpiryHook, Verdict: Passes,
 		Flags: []string{"--allow-na", "notify"}, NotApplicable: []string{"NOTIFY-"}},
 	{Fault: NoExpiryHookNoDiscovery, Verdict: Passes, Timeout: contract.DefaultTimeout,
@@ -361,6 +363,10 @@ func (b *broken) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case (b.fault == NotifiesTwice || b.fault == NoTimeoutNotice) && r.URL.Path == contract.PathExpired:
 		b.serveFeed(w)
+		return
+	}
+	if r.URL.Path == contract.PathWebSocket {
+		b.srv.ServeHTTP(w, r) // a recorder cannot hand the connection over
 		return
 	}
 	rec := httptest.NewRecorder()
