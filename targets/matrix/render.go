@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionspec/sessionspec/htmlreport"
 	"github.com/sessionspec/sessionspec/spec"
 )
 
@@ -148,17 +149,9 @@ func (r *Run) result(id string) *spec.Result {
 	return nil
 }
 
-func classOf(o spec.Outcome) (class, text string) {
-	switch o {
-	case spec.Passed:
-		return "pass", "pass"
-	case spec.Failed:
-		return "fail", "fail"
-	case spec.NotApplicable:
-		return "na", "n/a"
-	}
-	return "error", "error"
-}
+// classOf is the CSS class and the word of an outcome, as the pages of
+// `sessionspec check --html` have them.
+func classOf(o spec.Outcome) (class, text string) { return htmlreport.Class(o) }
 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
@@ -191,19 +184,6 @@ func (r *Run) Gate() string {
 	return fmt.Sprintf("exit %d", r.Exit)
 }
 
-// Screenshots lists a case's browser screenshots, relative to the reports
-// directory.
-func (r *Run) Screenshots(reports, id string) []string {
-	files, _ := filepath.Glob(filepath.Join(reports, "screenshots", r.Name, id+"-*.png"))
-	var rel []string
-	for _, f := range files {
-		if p, err := filepath.Rel(reports, f); err == nil {
-			rel = append(rel, filepath.ToSlash(p))
-		}
-	}
-	return rel
-}
-
 func (m *Matrix) write(reports, snapshot string) error {
 	if err := os.MkdirAll(filepath.Join(reports, "evidence"), 0o755); err != nil {
 		return err
@@ -212,8 +192,7 @@ func (m *Matrix) write(reports, snapshot string) error {
 		return err
 	}
 	for _, r := range m.Runs {
-		ev := evidencePage{Run: r, Reports: reports, Matrix: m}
-		if err := writeTemplate(filepath.Join(reports, "evidence", r.Name+".html"), evidenceTemplate, ev); err != nil {
+		if err := r.writeEvidence(reports); err != nil {
 			return err
 		}
 	}
@@ -327,70 +306,60 @@ func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
-type evidencePage struct {
-	Run     *Run
-	Reports string
-	Matrix  *Matrix
-}
-
-// Cases are the run's results in the matrix's row order.
-func (e evidencePage) Cases() []*spec.Result {
-	var out []*spec.Result
-	for _, row := range e.Matrix.Rows {
-		if res := e.Run.result(row.Case.ID); res != nil {
-			out = append(out, res)
-		}
+// writeEvidence writes the run's evidence page, reports/evidence/RUN.html:
+// the page of `sessionspec check --html` (package htmlreport), with the
+// screenshots linked rather than embedded, so that the reports directory
+// holds each of them once.
+func (r *Run) writeEvidence(reports string) error {
+	path := filepath.Join(reports, "evidence", r.Name+".html")
+	if r.Report == nil {
+		return writeTemplate(path, noReportTemplate, r)
 	}
-	return out
-}
-
-// Shots are a case's screenshots, relative to the evidence page.
-func (e evidencePage) Shots(id string) []string {
-	var out []string
-	for _, s := range e.Run.Screenshots(e.Reports, id) {
-		out = append(out, "../"+s)
+	links := []htmlreport.Link{{Text: "← the matrix", Href: "../matrix.html"}}
+	if r.Log != "" {
+		links = append(links, htmlreport.Link{Text: "the run's log", Href: "../" + filepath.ToSlash(r.Log)})
 	}
-	return out
+	err := htmlreport.WriteFile(path, r.Report, htmlreport.Options{
+		Title: r.Impl + " (" + r.Mode + ")", Links: links, Expect: r.Expect,
+		Screenshots: filepath.Join(reports, "screenshots", r.Name), MaxEmbed: -1,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return nil
 }
 
 var funcs = template.FuncMap{
 	"class": func(o spec.Outcome) string { c, _ := classOf(o); return c },
 	"text":  func(o spec.Outcome) string { _, t := classOf(o); return t },
-	"base":  filepath.Base,
 	"time":  func(t time.Time) string { return t.Format("2006-01-02 15:04:05 MST") },
 	"round": func(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) },
 }
 
-const style = `
-body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px; color: #1d232a; background: #fff; }
-h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; } h3 { font-size: 15px; margin: 16px 0 6px; }
-.meta { color: #5a6572; margin: 0 0 14px; }
-table { border-collapse: collapse; }
-th, td { border: 1px solid #d5dbe1; padding: 3px 7px; text-align: center; vertical-align: middle; }
+// style is the shared style of sessionspec's pages (htmlreport.Style)
+// and the grid's own rules.
+const style = htmlreport.Style + `
+body { max-width: none; font-size: 14px; }
+table { border-collapse: collapse; } table.matrix { line-height: 1.3; }
+table.matrix th, table.matrix td, table.runs th, table.runs td { border: 1px solid var(--line); padding: 3px 7px; text-align: center; vertical-align: middle; }
 thead th { background: #f2f5f8; font-weight: 600; font-size: 12.5px; }
 th.group { font-size: 13.5px; background: #e6ecf2; }
-td.id { text-align: left; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; white-space: nowrap; }
-td.title { text-align: left; max-width: 330px; font-size: 12.5px; color: #3c4650; }
-td.level { font-size: 11.5px; color: #5a6572; }
+table.matrix td.id { text-align: left; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; white-space: nowrap; }
+table.matrix td.title { text-align: left; max-width: 330px; font-size: 12.5px; color: #3c4650; }
+td.level { font-size: 11.5px; color: var(--muted); }
 td a { color: inherit; text-decoration: none; display: block; }
-td.pass { background: #dff3e4; color: #1e6b34; }
-td.fail { background: #fbdcdc; color: #9b1c1c; font-weight: 600; }
+td.pass { background: var(--pass-bg); color: var(--pass); }
+td.fail { background: var(--fail-bg); color: var(--fail); font-weight: 600; }
 td.na { background: #f1f2f4; color: #6b7480; }
-td.error { background: #fde7c8; color: #8a4b00; font-weight: 600; }
+td.error { background: var(--error-bg); color: var(--error); font-weight: 600; }
 td.none { background: #fff; color: #b0b7bf; }
 td.new { outline: 3px solid #d00; outline-offset: -3px; }
 sup { font-size: 10px; }
-.legend span { display: inline-block; padding: 1px 8px; margin-right: 6px; border: 1px solid #d5dbe1; }
+.meta { margin: 0 0 14px; }
+.legend span { display: inline-block; padding: 1px 8px; margin-right: 6px; border: 1px solid var(--line); }
 ul.findings li { margin: 3px 0; }
 .tag { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12.5px; }
-.runs td { text-align: left; font-size: 12.5px; }
-pre { background: #f6f8fa; border: 1px solid #e1e5ea; padding: 8px; overflow-x: auto; font-size: 12px; white-space: pre-wrap; }
-section.case { border-top: 1px solid #d5dbe1; padding: 8px 0 14px; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 3px; font-weight: 600; }
-.badge.pass { background: #dff3e4; color: #1e6b34; } .badge.fail { background: #fbdcdc; color: #9b1c1c; }
-.badge.na { background: #f1f2f4; color: #6b7480; } .badge.error { background: #fde7c8; color: #8a4b00; }
-.shots img { width: 240px; border: 1px solid #d5dbe1; margin: 4px 6px 4px 0; }
-.reason { background: #fff8e1; border-left: 3px solid #e0b000; padding: 4px 8px; }
+table.runs td { text-align: left; font-size: 12.5px; }
 `
 
 var pageTemplate = template.Must(template.New("matrix").Funcs(funcs).Parse(`<!DOCTYPE html>
@@ -430,21 +399,11 @@ Every cell links to its evidence: the message, the expectation's reason, the HTT
 </body></html>
 `))
 
-var evidenceTemplate = template.Must(template.New("evidence").Funcs(funcs).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Run.Name}}: sessionspec evidence</title>
-<style>` + style + `</style></head><body>
-<p><a href="../matrix.html">← the matrix</a></p>
-<h1>{{.Run.Impl}} <span class="meta">({{.Run.Mode}})</span></h1>
-{{with .Run.Report}}<p class="meta">{{.Target}} at {{.URL}}; {{.Clock}} clock, session timeout {{.Timeout}} s; started {{time .Started}}, {{printf "%.1f" .Seconds}} s.</p>{{end}}
-<p>{{.Run.Summary}}; {{.Run.Gate}}{{if .Run.Expect}} (<code>{{.Run.Expect}}</code>){{end}}. Log: <a href="../{{.Run.Log}}">{{.Run.Log}}</a>.</p>
-{{if not .Run.Report}}<p class="reason">{{.Run.Problem}}</p>{{end}}
-{{$e := .}}{{range .Cases}}<section class="case" id="{{.ID}}">
-<h3><span class="badge {{class .Outcome}}">{{text .Outcome}}</span> <span class="tag">{{.ID}}</span> {{.Title}} <span class="meta">({{.Level}}, {{.Area}}, {{printf "%.2f" .Seconds}} s)</span></h3>
-{{if .Seed}}<p class="meta">{{.Source}}: “{{.Seed}}”</p>{{else}}<p class="meta">{{.Source}}</p>{{end}}
-{{if .Expected}}<p class="reason">expected <b>{{.Expected}}</b>{{if .Reason}}: {{.Reason}}{{end}}</p>{{end}}
-{{if .Message}}<pre>{{.Message}}</pre>{{end}}
-{{if .Evidence}}<details open><summary>evidence: the HTTP exchanges</summary><pre>{{.Evidence}}</pre></details>{{end}}
-{{with $e.Shots .ID}}<div class="shots">{{range .}}<a href="{{.}}"><img src="{{.}}" alt="{{base .}}" title="{{base .}}"></a>{{end}}</div>{{end}}
-</section>
-{{end}}</body></html>
+// noReportTemplate is the evidence page of a run that left no report.
+var noReportTemplate = template.Must(template.New("noreport").Funcs(funcs).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Name}}: sessionspec evidence</title>
+<style>` + htmlreport.Style + `</style></head><body>
+<nav class="links"><a href="../matrix.html">← the matrix</a>{{if .Log}}<a href="../{{.Log}}">the run's log</a>{{end}}</nav>
+<header class="verdict error"><h1>{{.Impl}} ({{.Mode}})</h1><div class="exit">no report: {{.Problem}}</div></header>
+</body></html>
 `))
