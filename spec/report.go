@@ -311,6 +311,10 @@ func WriteFile(path string, write func(io.Writer) error) error {
 		f.Close()
 		return err
 	}
+	if err := f.Chmod(0o644); err != nil { // CreateTemp's 0600 is not what a report is
+		f.Close()
+		return err
+	}
 	if err := f.Close(); err != nil {
 		return err
 	}
