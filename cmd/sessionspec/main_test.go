@@ -77,11 +77,37 @@ func sessionspec(t *testing.T, args ...string) outcome {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
-	o := outcome{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		o.maxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("running %v: %v", args, err)
 	}
+	// The child's peak RSS, as its own memory: VmHWM of /proc/PID/status
+	// only counts pages since exec (the rusage of a child forked from this
+	// large test process counts the parent's pages from before the exec).
+	// HWM only grows, so the last reading before the exit is the peak, to
+	// within the 10 ms between readings.
+	peak := make(chan int64, 1)
+	done := make(chan struct{})
+	go func() {
+		var hwm int64
+		for {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)); err == nil {
+				if m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(b); m != nil {
+					var kb int64
+					fmt.Sscan(string(m[1]), &kb)
+					hwm = max(hwm, kb<<10)
+				}
+			}
+			select {
+			case <-done:
+				peak <- hwm
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	o := outcome{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start), maxRSS: <-peak}
 	if err != nil && o.code < 0 {
 		t.Fatalf("running %v: %v", args, err)
 	}
