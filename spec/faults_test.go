@@ -16,16 +16,12 @@ import (
 // flags its entry names, and returns the judged report.
 func check(t *testing.T, e faulty.Entry) *spec.Report {
 	t.Helper()
-	target, err := spec.NewTarget("http://localhost/")
+	target, err := spec.HandlerTarget(context.Background(), faulty.New(e.Fault, nil, e.TimeoutOr(contract.DefaultTimeout)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	target.Transport = spec.HandlerTransport(faulty.New(e.Fault, nil, e.TimeoutOr(contract.DefaultTimeout)))
 	if runtime.GOARCH == "wasm" {
 		target.Sessions = 200 // one slow core: SECURE-001 stays meaningful and quick
-	}
-	if err := target.Discover(context.Background()); err != nil {
-		t.Fatal(err)
 	}
 	opts := spec.Options{}
 	for i := 0; i+1 < len(e.Flags); i += 2 {

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -219,6 +220,21 @@ func (c testConfig) casesOr() []Case {
 		return c.cases
 	}
 	return Cases()
+}
+
+// HandlerTarget is the target a handler serves in memory, its discovery
+// document read: what a test needs to Run the suite against a handler
+// without a network.
+//
+//	t, err := spec.HandlerTarget(ctx, myHandler)
+//	rep, err := spec.Run(ctx, t, spec.Options{LabelFilter: "MUST"})
+func HandlerTarget(ctx context.Context, h http.Handler) (*Target, error) {
+	t, err := NewTarget("http://localhost/")
+	if err != nil {
+		return nil, err
+	}
+	t.Transport = HandlerTransport(h)
+	return t, t.Discover(ctx)
 }
 
 // HandlerTransport delivers requests to a handler in memory: HTTP

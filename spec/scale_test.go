@@ -35,12 +35,8 @@ func TestNotifyAfterAMillionExpiries(t *testing.T) {
 	if got := len(srv.Expired()); got != n {
 		t.Fatalf("the feed holds %d lines, want %d", got, n)
 	}
-	target, err := spec.NewTarget("http://localhost/")
+	target, err := spec.HandlerTarget(context.Background(), srv)
 	if err != nil {
-		t.Fatal(err)
-	}
-	target.Transport = spec.HandlerTransport(srv)
-	if err := target.Discover(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := spec.Run(context.Background(), target, spec.Options{LabelFilter: "notify"})

@@ -28,12 +28,8 @@ func TestSharedFakeClockIsAHarnessError(t *testing.T) {
 		}
 		ref.ServeHTTP(w, r)
 	})
-	target, err := spec.NewTarget("http://localhost/")
+	target, err := spec.HandlerTarget(context.Background(), meddling)
 	if err != nil {
-		t.Fatal(err)
-	}
-	target.Transport = spec.HandlerTransport(meddling)
-	if err := target.Discover(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := spec.Run(context.Background(), target, spec.Options{LabelFilter: "timeout"})
