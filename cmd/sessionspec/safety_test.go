@@ -191,3 +191,19 @@ func TestInterruptIsExit2(t *testing.T) {
 		t.Fatal("the --run target still answers after the interrupted check")
 	}
 }
+
+// --deadline ends a run that would take longer: the running case is
+// interrupted, exit 2, within seconds of the deadline, whatever the
+// target's pace.
+func TestDeadlineEndsTheRun(t *testing.T) {
+	t.Parallel()
+	url := startServe(t, "--timeout", "20s")
+	start := time.Now()
+	o := sessionspec(t, "check", url, "--label-filter", "TIMEOUT-002", "--deadline", "2s", "--max-wait", "1m")
+	if o.code != 2 || o.outcomeOf("TIMEOUT-002") != spec.Interrupted || !strings.Contains(o.stdout, "deadline") {
+		t.Fatalf("exit %d, TIMEOUT-002 %q; want 2 and interrupted by the deadline\n%s%s", o.code, o.outcomeOf("TIMEOUT-002"), o.stdout, o.stderr)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Fatalf("a 2 s deadline took %s", took)
+	}
+}
