@@ -57,3 +57,23 @@ say "express-session $(node -p "require('./$dir/node_modules/express-session/pac
 # --- scs ----------------------------------------------------------------------
 (cd targets/scs && go mod download && go build -o /dev/null .) || die "targets/scs does not build"
 say "scs $(cd targets/scs && go list -m -f '{{.Version}}' github.com/alexedwards/scs/v2) (module targets/scs)"
+
+# --- Flask 2.2 and Django 3.2 (Debian python3-flask, python3-django) ----------
+# targets/flask and targets/django run on /usr/bin/python3 with Debian's
+# packages: there is no PyPI here, and a pyenv python3 on PATH does not see them.
+missing=()
+installed python3-flask || missing+=(python3-flask)
+installed python3-django || missing+=(python3-django)
+if ((${#missing[@]})); then
+	apt_opts=(-o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0)
+	say "apt-get update; apt-get install ${missing[*]}"
+	"${SUDO[@]}" apt-get "${apt_opts[@]}" update -qq
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+		apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+for p in python3-flask python3-django; do
+	installed "$p" || die "$p still not installed"
+done
+/usr/bin/python3 -c 'import flask, itsdangerous, werkzeug' || die "/usr/bin/python3 cannot import flask"
+/usr/bin/python3 -c 'import django, sqlite3' || die "/usr/bin/python3 cannot import django"
+say "python3-flask $(dpkg-query -W -f='${Version}' python3-flask), python3-django $(dpkg-query -W -f='${Version}' python3-django)"
