@@ -149,13 +149,17 @@ deps-targets: ## install what targets/ needs (Debian libtomcat10-java and a JDK,
 	$(call stage,deps-targets: targets/install.sh)
 	@bash targets/install.sh
 
-test-targets: deps-targets ## Tomcat 10.1, express-session and scs (HTTP cases, wall clock, 2 s) against their expectations files; fails if one cannot run
+test-targets: deps-targets ## Tomcat 10.1, express-session, scs, Flask and Django (HTTP cases, wall clock, 2 s) against their expectations files; fails if one cannot run
 	$(call stage,Tomcat 10.1: seed examples (2 s, expiry sweep every second))
 	@bash targets/tomcat/check.sh sweep
 	$(call stage,express-session + memorystore: seed examples (2 s))
 	@bash targets/express/check.sh
 	$(call stage,scs v2 + memstore: seed examples (2 s))
 	@bash targets/scs/check.sh
+	$(call stage,Flask 2.2 default signed-cookie sessions: seed examples (2 s))
+	@bash targets/flask/check.sh
+	$(call stage,Django 3.2 database sessions: seed examples (2 s))
+	@bash targets/django/check.sh
 
 # Arguments for `make matrix`, e.g. MATRIX_ARGS='-only tomcat,scs' or '-run=false'.
 MATRIX_ARGS ?=
