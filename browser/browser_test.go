@@ -149,8 +149,8 @@ func TestScenarios(t *testing.T) {
 	target, favicons := fakeReference(t)
 	rep := run(t, target, spec.Options{Cases: append(spec.Cases(), b.Cases()...)})
 	allPass(t, rep, dir)
-	if n := len(rep.Results); n != len(spec.Cases())+5 {
-		t.Errorf("%d results, want the %d HTTP cases and 5 browser cases", n, len(spec.Cases()))
+	if n := len(rep.Results); n != len(spec.Cases())+7 {
+		t.Errorf("%d results, want the %d HTTP cases and 7 browser cases", n, len(spec.Cases()))
 	}
 	if rep.ExitCode != spec.ExitPass {
 		t.Errorf("exit code %d, want %d", rep.ExitCode, spec.ExitPass)
@@ -275,6 +275,67 @@ func TestFaultyTargetFails(t *testing.T) {
 	}
 }
 
+// Against the reference, the page's WebSocket closes with 4001 "session
+// expired" when a second tab expires the session, and with cookies
+// blocked the browser gets a new session on every load and no id in any
+// address; the screenshots show the socket's messages and its close.
+func TestSocketAndCookielessPass(t *testing.T) {
+	dir := t.TempDir()
+	b := start(t, dir)
+	target, favicons := fakeReference(t)
+	if target.Paths.WebSocket == "" {
+		t.Fatal("the reference declares no ws path")
+	}
+	rep := run(t, target, spec.Options{Cases: b.Cases(), LabelFilter: "BROWSER-006 || BROWSER-007"})
+	allPass(t, rep, dir)
+	if len(rep.Results) != 2 {
+		t.Fatalf("%d results, want BROWSER-006 and BROWSER-007", len(rep.Results))
+	}
+	// A passing case keeps no evidence: its screenshots show the steps.
+	for _, step := range []string{"BROWSER-006-*-alice-socket-attached.png", "BROWSER-006-*-alice-tab-2-expire.png", "BROWSER-006-*-alice-socket-after-expire.png",
+		"BROWSER-007-*-alice-cookies-blocked-load-3.png", "BROWSER-007-*-alice-cookies-blocked-counter-load-3.png"} {
+		if shots, _ := filepath.Glob(filepath.Join(dir, step)); len(shots) != 1 {
+			t.Errorf("screenshots %s: %v, want one", step, shots)
+		}
+	}
+	if n := favicons.Load(); n != 0 {
+		t.Errorf("the browser asked the target for /favicon.ico %d times", n)
+	}
+}
+
+// BROWSER-006 fails against a target whose /expire leaves the session's
+// sockets open; BROWSER-007 fails (an ADVISORY case) against a target
+// that writes ;jsessionid=<id> into its links for a browser without
+// cookies.
+func TestSocketAndCookielessFaults(t *testing.T) {
+	dir := t.TempDir()
+	b := start(t, dir)
+	for _, tc := range []struct {
+		fault faulty.Fault
+		id    string
+		want  []string
+	}{
+		{faulty.SocketSurvivesExpire, "BROWSER-006", []string{"still open", "attached "}},
+		{faulty.SessionIDInLinks, "BROWSER-007", []string{";jsessionid=", "no address the browser shows"}},
+	} {
+		t.Run(string(tc.fault), func(t *testing.T) {
+			clock := fakeclock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			target, _ := serve(t, faulty.New(tc.fault, clock, reference.DefaultTimeout))
+			rep := run(t, target, spec.Options{Cases: b.Cases(), LabelFilter: tc.id})
+			r := result(t, rep, tc.id)
+			if r.Outcome != spec.Failed {
+				t.Fatalf("%s %s; want fail\n%s\n%s", tc.id, r.Outcome, r.Message, r.Evidence)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(r.Message+r.Evidence, want) {
+					t.Errorf("%s's report lacks %q:\n%s\n%s", tc.id, want, r.Message, r.Evidence)
+				}
+			}
+			t.Logf("%s: %s", tc.id, oneLine(r.Message, 400))
+		})
+	}
+}
+
 // A browser that cannot be found or started is an error of Start, in one
 // line that names what to do, never a Browser that skips.
 func TestStartMissingOrBroken(t *testing.T) {
@@ -310,8 +371,8 @@ func TestCasesAreCatalogued(t *testing.T) {
 		}
 	}
 	cat, bound := Catalogue(), (&Browser{}).Cases()
-	if len(cat) != 5 || len(bound) != len(cat) {
-		t.Fatalf("%d cases in the catalogue, %d bound to a browser; want 5", len(cat), len(bound))
+	if len(cat) != 7 || len(bound) != len(cat) {
+		t.Fatalf("%d cases in the catalogue, %d bound to a browser; want 7", len(cat), len(bound))
 	}
 	for i, c := range cat {
 		if want := fmt.Sprintf("BROWSER-%03d", i+1); c.ID != want {
@@ -320,7 +381,8 @@ func TestCasesAreCatalogued(t *testing.T) {
 		if c.Area != Area || c.Title == "" || c.Seed == "" || c.Source == spec.NoSourceSection || c.Check == nil {
 			t.Errorf("case %s: area %q, title %q, source %q, seed %q", c.ID, c.Area, c.Title, c.Source, c.Seed)
 		}
-		if c.Level != spec.Must && c.Level != spec.Should {
+		// BROWSER-007 is ADVISORY, as URL-001 is: no seed requires it.
+		if c.Level != spec.Must && c.Level != spec.Should && !(c.ID == "BROWSER-007" && c.Level == spec.Advisory) {
 			t.Errorf("case %s has level %s; the browser cases replay the seeds (MUST) or what they imply (SHOULD)", c.ID, c.Level)
 		}
 		b := bound[i]

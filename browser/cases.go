@@ -21,7 +21,7 @@ import (
 //	spec.Run(ctx, target, spec.Options{Cases: append(spec.Cases(), b.Cases()...), LabelFilter: browser.Area})
 const Area = "browser"
 
-// Cases are the browser cases BROWSER-001..005, in report order, bound
+// Cases are the browser cases BROWSER-001..007, in report order, bound
 // to b: they run in its Chromium, one at a time. Importing the package
 // adds them to no run; they join one explicitly. Each call returns a
 // fresh slice; the cases of several calls share b.
@@ -233,6 +233,32 @@ func cases(b *Browser) []spec.Case {
 			after.setCookie("old-cookie-back", p.T.Cookie, cookie.Value)
 			p.Expect(after.reload("top-page-with-old-cookie").id()).To(Equal(id), "with its old cookie back, the browser must find the old session still alive on the server")
 		}),
+
+		// Glyph's detached objects, as a person sees them: a page holds a
+		// WebSocket attached to the session; the same person expires the
+		// session in another tab; the first page's socket closes. MUST, as
+		// WS-004 is: the sentence lists a session's end among the things that
+		// detach what is attached to it, and a socket left open would go on
+		// answering for a session that has ended.
+		scenarioCase(b, spec.Case{
+			ID: "BROWSER-006", Level: spec.Must, Area: Area, Needs: []spec.Resource{spec.WebSocket, spec.Expire},
+			Title:  "in a browser, a page's WebSocket is closed when the session is expired from another tab",
+			Source: spec.WhatIsASession,
+			Seed:   detachedSentence,
+		}, socketScenario),
+
+		// Cookies blocked for the site. ADVISORY, like URL-001: the seed
+		// praises guard's negotiation of cookies, but modern practice treats
+		// a session id in a URL as a leak (it is logged, shared and sent in
+		// Referer), and the "same experience" without cookies that the seed
+		// describes is deliberately not required: a new session on every
+		// load is what a browser without cookies should get.
+		scenarioCase(b, spec.Case{
+			ID: "BROWSER-007", Level: spec.Advisory, Area: Area,
+			Title:  "in a browser with cookies blocked for the site, every load is a new session and no address or link carries the id",
+			Source: spec.WhatIsASession,
+			Seed:   cookieSentence,
+		}, cookielessScenario),
 	}
 }
 
