@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -221,47 +220,6 @@ func socketScenario(s *scenario) {
 // Emulation.setDocumentCookieDisabled turns document.cookie off, so
 // that the page's own scripts cannot set one either.
 
-// sessionPathParameter is a path parameter naming a session:
-// ;jsessionid= (the Servlet API's URL rewriting), ;phpsessid=.
-var sessionPathParameter = regexp.MustCompile(`(?i);[a-z0-9_.-]*(?:sess|sid)[a-z0-9_.-]*=`)
-
-// sessionQueryNames are query parameters that carry session ids by
-// convention (PHP's session.use_trans_sid, Servlet containers, guard).
-var sessionQueryNames = map[string]bool{"jsessionid": true, "phpsessid": true, "sid": true, "sessionid": true,
-	"session_id": true, "session": true, "sess": true, "__session_key__": true}
-
-// minIDLength is the shortest id looked for inside URLs.
-const minIDLength = 8
-
-// idInURL says how raw carries a session id, or "" if it does not.
-func idInURL(raw string, ids map[string]bool) string {
-	spellings := []string{strings.ToLower(raw)}
-	if s, err := url.PathUnescape(raw); err == nil {
-		spellings = append(spellings, strings.ToLower(s))
-	}
-	if s, err := url.QueryUnescape(raw); err == nil {
-		spellings = append(spellings, strings.ToLower(s))
-	}
-	for id := range ids {
-		for _, s := range spellings {
-			if len(id) >= minIDLength && strings.Contains(s, strings.ToLower(id)) {
-				return "it carries the session id " + id
-			}
-		}
-	}
-	if m := sessionPathParameter.FindString(raw); m != "" {
-		return fmt.Sprintf("it carries a session path parameter (%q)", m)
-	}
-	if u, err := url.Parse(raw); err == nil {
-		for name := range u.Query() {
-			if sessionQueryNames[strings.ToLower(name)] {
-				return fmt.Sprintf("it carries a session query parameter (%q)", name)
-			}
-		}
-	}
-	return ""
-}
-
 // stripped records the session cookies the interception kept from the
 // browser: their values are session ids to look for in URLs.
 type stripped struct {
@@ -432,7 +390,7 @@ func cookielessScenario(s *scenario) {
 	look := func(pg shown, what string) {
 		addStripped()
 		for _, u := range alice.pageURLs() {
-			if why := idInURL(u, ids); why != "" {
+			if why := spec.IDInURL(u, ids, s.p.T.Cookie); why != "" {
 				leaks = append(leaks, fmt.Sprintf("%s: %s: %s", what, u, why))
 			}
 		}

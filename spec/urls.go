@@ -55,10 +55,17 @@ func urlsOf(r *Response) []string {
 // shorter one would be found by chance.
 const minIDLength = 8
 
-// idInURL says how the URL raw carries a session id, or "" if it does
-// not: one of ids (plainly or escaped), a session path parameter, or a
-// query parameter named as sessions are.
-func (p *Probe) idInURL(raw string, ids map[string]bool) string {
+// idInURL is IDInURL with the target's cookie name.
+func (p *Probe) idInURL(raw string, ids map[string]bool) string { return IDInURL(raw, ids, p.T.Cookie) }
+
+// IDInURL says how the URL raw carries a session id, or "" if it does
+// not: one of ids (plainly or escaped; ids shorter than 8 characters are
+// not looked for), a session path parameter (;jsessionid=), or a query
+// parameter named as sessions are, or as the session cookie is. The
+// browser cases judge the pages a browser shows with it.
+//
+//	if why := spec.IDInURL(link, map[string]bool{id: true}, "TWISTED_SESSION"); why != "" { ... }
+func IDInURL(raw string, ids map[string]bool, cookie string) string {
 	spellings := []string{raw}
 	if s, err := url.PathUnescape(raw); err == nil {
 		spellings = append(spellings, s)
@@ -81,7 +88,7 @@ func (p *Probe) idInURL(raw string, ids map[string]bool) string {
 	}
 	if u, err := url.Parse(raw); err == nil {
 		for name, vs := range u.Query() {
-			if (sessionQueryNames[strings.ToLower(name)] || p.T.Cookie != "" && strings.EqualFold(name, p.T.Cookie)) && len(vs) > 0 && vs[0] != "" {
+			if (sessionQueryNames[strings.ToLower(name)] || cookie != "" && strings.EqualFold(name, cookie)) && len(vs) > 0 && vs[0] != "" {
 				return fmt.Sprintf("its query carries a session parameter (%s=%s)", name, vs[0])
 			}
 		}
