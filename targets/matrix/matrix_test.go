@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,7 +95,7 @@ func TestRenderFromReports(t *testing.T) {
 		return string(b)
 	}
 	html := read("matrix.html")
-	for _, want := range []string{`href="evidence/lib.html#PERSIST-005"`, "the cookie is named X", "ADAPTER CODE: polling", `class="fail new"`} {
+	for _, want := range []string{`href="evidence/lib.html#PERSIST-005"`, "the cookie is named X", "ADAPTER CODE: polling", `class="fail new first"`} {
 		if !strings.Contains(html, want) {
 			t.Errorf("matrix.html lacks %q", want)
 		}
@@ -107,5 +108,53 @@ func TestRenderFromReports(t *testing.T) {
 	}
 	if snap := read("MATRIX.md"); strings.Contains(snap, "evidence/") || !strings.Contains(snap, "**fail**†") {
 		t.Errorf("the snapshot must have no links and keep the cells:\n%s", snap)
+	}
+}
+
+// TestKinds checks that every run has a kind, that the runs of a kind are
+// listed together, and that the pages group the columns by kind even when
+// the runs are not listed so.
+func TestKinds(t *testing.T) {
+	kinds := map[string]string{}
+	last := ""
+	for _, r := range runs("bin/sessionspec", 1) {
+		if r.Kind != ServerStore && r.Kind != ClientCookie {
+			t.Errorf("%s: kind %q", r.Name, r.Kind)
+		}
+		if prev, ok := kinds[r.Kind]; ok && last != r.Kind {
+			t.Errorf("%s: kind %q again after %s", r.Name, r.Kind, prev)
+		}
+		kinds[r.Kind], last = r.Name, r.Kind
+	}
+	for name, kind := range map[string]string{"flask": ClientCookie, "django": ServerStore, "scs": ServerStore} {
+		if !slices.ContainsFunc(runs("bin/sessionspec", 1), func(r *Run) bool { return r.Name == name && r.Kind == kind }) {
+			t.Errorf("no run %s of kind %s", name, kind)
+		}
+	}
+
+	rs := []*Run{
+		{Name: "a", Kind: ServerStore, Impl: "A", Mode: "m1", Skipped: true},
+		{Name: "c", Kind: ClientCookie, Impl: "C", Mode: "m", Skipped: true},
+		{Name: "b", Kind: ServerStore, Impl: "A", Mode: "m2", Skipped: true},
+	}
+	m := build(rs, time.Second, true)
+	var order []string
+	for _, r := range m.Runs {
+		order = append(order, r.Name)
+	}
+	if got := strings.Join(order, ","); got != "a,b,c" {
+		t.Errorf("columns %s; want a,b,c", got)
+	}
+	if len(m.Kinds) != 2 || m.Kinds[0].Span != 2 || m.Kinds[1].Span != 1 || len(m.Groups) != 2 || m.Groups[0].Span != 2 {
+		t.Errorf("kinds %+v, groups %+v", m.Kinds, m.Groups)
+	}
+	if !m.Rows[0].Cells[0].First || m.Rows[0].Cells[1].First || !m.Rows[0].Cells[2].First {
+		t.Errorf("the first column of each kind must be marked: %+v", m.Rows[0].Cells)
+	}
+	md := m.markdown(false)
+	for _, want := range []string{"*server-side store*<br>A<br>m2", "*signed client-side cookie*<br>C<br>m", "**signed client-side cookie** (C)"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 // Matrix is what the pages show: the runs as columns, the cases as rows.
 type Matrix struct {
 	Runs      []*Run
+	Kinds     []Group // the kinds, each spanning its runs (Impl holds the kind)
 	Groups    []Group
 	Rows      []Row
 	Findings  []Finding
@@ -26,10 +27,11 @@ type Matrix struct {
 	Machine   string
 }
 
-// Group is an implementation: a header spanning its runs.
+// Group is an implementation (or a kind): a header spanning its runs.
 type Group struct {
-	Impl string
-	Span int
+	Impl  string
+	Span  int
+	First bool // the first group of its kind: the column starts a kind
 }
 
 // Row is one case across the runs.
@@ -47,6 +49,7 @@ type Cell struct {
 	Labeled bool         // an expectation gives a reason for this outcome (a deviation, or adapter code)
 	New     bool         // the outcome differs from the expectation
 	Title   string       // the tooltip: the reason or the message
+	First   bool         // the run is the first of its kind
 }
 
 // Finding is a stated deviation: one case in one run, in one sentence.
@@ -65,11 +68,27 @@ func (f Finding) Href() string { return "evidence/" + f.Run.Name + ".html#" + f.
 
 func build(rs []*Run, wall time.Duration, browser bool) *Matrix {
 	m := &Matrix{Runs: rs, Wall: wall, Browser: browser, Generated: time.Now().UTC(), Machine: machine()}
+	// The columns, grouped by kind (in the order of each kind's first run),
+	// then by implementation.
+	var kinds []string
 	for _, r := range rs {
-		if n := len(m.Groups); n > 0 && m.Groups[n-1].Impl == r.Impl {
+		if !slices.Contains(kinds, r.Kind) {
+			kinds = append(kinds, r.Kind)
+		}
+	}
+	rs = slices.Clone(rs)
+	slices.SortStableFunc(rs, func(a, b *Run) int { return slices.Index(kinds, a.Kind) - slices.Index(kinds, b.Kind) })
+	m.Runs = rs
+	for i, r := range rs {
+		r.KindFirst = i == 0 || rs[i-1].Kind != r.Kind
+		if r.KindFirst {
+			m.Kinds = append(m.Kinds, Group{Impl: r.Kind, First: true})
+		}
+		m.Kinds[len(m.Kinds)-1].Span++
+		if n := len(m.Groups); n > 0 && !r.KindFirst && m.Groups[n-1].Impl == r.Impl {
 			m.Groups[n-1].Span++
 		} else {
-			m.Groups = append(m.Groups, Group{r.Impl, 1})
+			m.Groups = append(m.Groups, Group{r.Impl, 1, r.KindFirst})
 		}
 	}
 
@@ -99,7 +118,7 @@ func build(rs []*Run, wall time.Duration, browser bool) *Matrix {
 	for _, c := range cases {
 		row := Row{Case: c}
 		for _, r := range rs {
-			cell := Cell{Run: r, Class: "none", Text: "—", Title: "not run"}
+			cell := Cell{Run: r, Class: "none", Text: "—", Title: "not run", First: r.KindFirst}
 			if r.Report == nil {
 				cell.Title = r.Problem
 			}
@@ -134,6 +153,24 @@ func build(rs []*Run, wall time.Duration, browser bool) *Matrix {
 	}
 	slices.SortStableFunc(m.Findings, func(a, b Finding) int { return col[a.Run] - col[b.Run] })
 	return m
+}
+
+// FindingsByKind are the findings under their kinds, in column order.
+func (m *Matrix) FindingsByKind() []KindFindings {
+	var out []KindFindings
+	for _, f := range m.Findings {
+		if n := len(out); n == 0 || out[n-1].Kind != f.Run.Kind {
+			out = append(out, KindFindings{Kind: f.Run.Kind})
+		}
+		out[len(out)-1].Findings = append(out[len(out)-1].Findings, f)
+	}
+	return out
+}
+
+// KindFindings are the findings of the runs of one kind.
+type KindFindings struct {
+	Kind     string
+	Findings []Finding
 }
 
 // result returns the run's result for a case, if it has one.
@@ -180,6 +217,8 @@ func (r *Run) Gate() string {
 		return "DIFFERS from expectations"
 	case r.Exit == 1:
 		return "a MUST case failed"
+	case r.Exit == 3:
+		return "INCOMPLETE: a MUST case was not applicable"
 	}
 	return fmt.Sprintf("exit %d", r.Exit)
 }
@@ -233,12 +272,26 @@ func (m *Matrix) markdown(links bool) string {
 		b.WriteString("; the browser cases were not run (this sessionspec has no --browser)")
 	}
 	b.WriteString(".\n\n")
+	b.WriteString("Columns are grouped by the kind of session the implementation keeps (the first line of each header): ")
+	for i, k := range m.Kinds {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		var impls []string
+		for _, r := range m.Runs {
+			if r.Kind == k.Impl && !slices.Contains(impls, r.Impl) {
+				impls = append(impls, r.Impl)
+			}
+		}
+		fmt.Fprintf(&b, "**%s** (%s)", mdEscape(kindName(k.Impl)), mdEscape(strings.Join(impls, ", ")))
+	}
+	b.WriteString(".\n\n")
 	b.WriteString("Cells: **fail** a case failed, pass, n/a not applicable (the reason is in the evidence), — not run; " +
 		"† the outcome is a known deviation or is labelled (see below); ‼ the outcome differs from the expectations file.\n\n")
 
 	b.WriteString("| case | level |")
 	for _, r := range m.Runs {
-		fmt.Fprintf(&b, " %s<br>%s |", mdEscape(r.Impl), mdEscape(r.Mode))
+		fmt.Fprintf(&b, " *%s*<br>%s<br>%s |", mdEscape(kindName(r.Kind)), mdEscape(r.Impl), mdEscape(r.Mode))
 	}
 	b.WriteString("\n|---|---|")
 	for range m.Runs {
@@ -266,7 +319,7 @@ func (m *Matrix) markdown(links bool) string {
 		b.WriteString("\n")
 	}
 
-	b.WriteString("\n## Runs\n\n| run | implementation | mode | outcomes | against its expectations | time |\n|---|---|---|---|---|---|\n")
+	b.WriteString("\n## Runs\n\n| run | kind | implementation | mode | outcomes | against its expectations | time |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range m.Runs {
 		name := r.Name
 		if r.Report != nil {
@@ -276,7 +329,7 @@ func (m *Matrix) markdown(links bool) string {
 		if r.Expect != "" {
 			gate += " (`" + r.Expect + "`)"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %.1f s |\n", r.Name, mdEscape(name), mdEscape(r.Mode),
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %.1f s |\n", r.Name, mdEscape(kindName(r.Kind)), mdEscape(name), mdEscape(r.Mode),
 			r.Summary(), gate, r.Seconds)
 	}
 
@@ -287,11 +340,16 @@ func (m *Matrix) markdown(links bool) string {
 		}
 	}
 	b.WriteString("\n## Deviations and labels, one sentence each\n\nFrom the expectations files (`ID OUTCOME reason`); the evidence is in each run's report.\n")
-	impl := ""
+	impl, kind := "", ""
 	for _, f := range m.Findings {
+		if f.Run.Kind != kind {
+			kind = f.Run.Kind
+			fmt.Fprintf(&b, "\n### %s\n", capitalize(kindName(kind)))
+			impl = ""
+		}
 		if f.Run.Impl+f.Run.Mode != impl {
 			impl = f.Run.Impl + f.Run.Mode
-			fmt.Fprintf(&b, "\n### %s (%s)\n\n", f.Run.Impl, f.Run.Mode)
+			fmt.Fprintf(&b, "\n#### %s (%s)\n\n", f.Run.Impl, f.Run.Mode)
 		}
 		id := f.Case.ID
 		if links {
@@ -300,6 +358,21 @@ func (m *Matrix) markdown(links bool) string {
 		fmt.Fprintf(&b, "- %s (%s, %s): %s\n", id, f.Case.Level, f.Outcome, mdEscape(f.Text))
 	}
 	return b.String()
+}
+
+// kindName is how the pages name a kind ("" for a run without one).
+func kindName(k string) string {
+	if k == "" {
+		return "other"
+	}
+	return k
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func mdEscape(s string) string {
@@ -334,6 +407,8 @@ var funcs = template.FuncMap{
 	"text":  func(o spec.Outcome) string { _, t := classOf(o); return t },
 	"time":  func(t time.Time) string { return t.Format("2006-01-02 15:04:05 MST") },
 	"round": func(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) },
+	"kind":  kindName,
+	"cap":   capitalize,
 }
 
 // style is the shared style of sessionspec's pages (htmlreport.Style)
@@ -344,6 +419,9 @@ table { border-collapse: collapse; } table.matrix { line-height: 1.3; }
 table.matrix th, table.matrix td, table.runs th, table.runs td { border: 1px solid var(--line); padding: 3px 7px; text-align: center; vertical-align: middle; }
 thead th { background: #f2f5f8; font-weight: 600; font-size: 12.5px; }
 th.group { font-size: 13.5px; background: #e6ecf2; }
+th.kind { font-size: 14px; background: #d5dee8; text-transform: uppercase; letter-spacing: .04em; }
+th.kind.client { background: #eadff0; }
+.first { border-left: 3px solid #5b6b7b !important; }
 table.matrix td.id { text-align: left; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; white-space: nowrap; }
 table.matrix td.title { text-align: left; max-width: 330px; font-size: 12.5px; color: #3c4650; }
 td.level { font-size: 11.5px; color: var(--muted); }
@@ -368,16 +446,18 @@ var pageTemplate = template.Must(template.New("matrix").Funcs(funcs).Parse(`<!DO
 <h1>sessionspec compatibility matrix</h1>
 <p class="meta">Generated by <code>make matrix</code> on {{time .Generated}} ({{.Machine}}); {{if .Wall}}the whole matrix took <b>{{round .Wall}}</b> of wall time{{else}}rendered from the reports already there (-run=false){{end}}{{if not .Browser}}; the browser cases were not run (this sessionspec has no --browser){{end}}.
 Every cell links to its evidence: the message, the expectation's reason, the HTTP exchanges of a failure, the browser screenshots.</p>
+<p class="meta">The columns are grouped by the kind of session the implementation keeps: a <b>server-side store</b> gives the client an id and keeps the session on the server, which can end it; a <b>signed client-side cookie</b> is the session itself, so the server keeps nothing to revoke and every cookie it sent stays valid for its lifetime.</p>
 <p class="legend"><span class="pass" style="background:#dff3e4">pass</span><span style="background:#fbdcdc">fail</span><span style="background:#f1f2f4">n/a</span><span style="background:#fde7c8">error</span><span>— not run</span>
 <b>†</b> a known deviation or a labelled outcome (below) &nbsp; <span style="outline:3px solid #d00;outline-offset:-3px">differs from the expectations</span></p>
 <table class="matrix">
 <thead>
-<tr><th rowspan="2">case</th><th rowspan="2">level</th><th rowspan="2">what the target must do</th>{{range .Groups}}<th class="group" colspan="{{.Span}}">{{.Impl}}</th>{{end}}</tr>
-<tr>{{range .Runs}}<th title="{{.Name}}">{{.Mode}}</th>{{end}}</tr>
+<tr><th rowspan="3">case</th><th rowspan="3">level</th><th rowspan="3">what the target must do</th>{{range .Kinds}}<th class="kind first{{if eq .Impl "signed client-side cookie"}} client{{end}}" colspan="{{.Span}}">{{kind .Impl}}</th>{{end}}</tr>
+<tr>{{range .Groups}}<th class="group{{if .First}} first{{end}}" colspan="{{.Span}}">{{.Impl}}</th>{{end}}</tr>
+<tr>{{range .Runs}}<th{{if .KindFirst}} class="first"{{end}} title="{{.Name}}">{{.Mode}}</th>{{end}}</tr>
 </thead>
 <tbody>
 {{range .Rows}}<tr><td class="id">{{.Case.ID}}</td><td class="level">{{.Case.Level}}</td><td class="title">{{.Case.Title}}</td>
-{{- range .Cells}}<td class="{{.Class}}{{if .New}} new{{end}}" title="{{.Title}}">{{if .Result}}<a href="{{.Href}}">{{.Text}}{{if .Labeled}}<sup>†</sup>{{end}}</a>{{else}}{{.Text}}{{end}}</td>{{end}}</tr>
+{{- range .Cells}}<td class="{{.Class}}{{if .New}} new{{end}}{{if .First}} first{{end}}" title="{{.Title}}">{{if .Result}}<a href="{{.Href}}">{{.Text}}{{if .Labeled}}<sup>†</sup>{{end}}</a>{{else}}{{.Text}}{{end}}</td>{{end}}</tr>
 {{end}}</tbody></table>
 
 {{if .New}}<h2>Outcomes that differ from the expectations</h2><ul class="findings">
@@ -386,13 +466,14 @@ Every cell links to its evidence: the message, the expectation's reason, the HTT
 
 <h2>Deviations and labels, one sentence each</h2>
 <p class="meta">From each target's expectations file (<code>ID OUTCOME reason</code>), which CI gates on: a new difference fails the run.</p>
+{{range .FindingsByKind}}<h3>{{cap (kind .Kind)}}</h3>
 <ul class="findings">
 {{range .Findings}}<li><b>{{.Run.Impl}}</b> <span class="meta">({{.Run.Mode}})</span> <a class="tag" href="{{.Href}}">{{.Case.ID}}</a> <span class="meta">{{.Case.Level}}, {{.Outcome}}</span>: {{.Text}}</li>
-{{end}}</ul>
+{{end}}</ul>{{end}}
 
 <h2>Runs</h2>
-<table class="runs"><thead><tr><th>run</th><th>target (from its discovery document)</th><th>clock</th><th>outcomes</th><th>against its expectations</th><th>time</th><th>log</th></tr></thead><tbody>
-{{range .Runs}}<tr><td><a href="evidence/{{.Name}}.html">{{.Name}}</a></td><td>{{if .Report}}{{.Report.Target}}{{else}}{{.Problem}}{{end}}</td>
+<table class="runs"><thead><tr><th>run</th><th>kind</th><th>target (from its discovery document)</th><th>clock</th><th>outcomes</th><th>against its expectations</th><th>time</th><th>log</th></tr></thead><tbody>
+{{range .Runs}}<tr><td><a href="evidence/{{.Name}}.html">{{.Name}}</a></td><td>{{kind .Kind}}</td><td>{{if .Report}}{{.Report.Target}}{{else}}{{.Problem}}{{end}}</td>
 <td>{{if .Report}}{{.Report.Clock}}, timeout {{.Report.Timeout}} s{{end}}</td><td>{{.Summary}}</td>
 <td>{{.Gate}}{{if .Expect}} (<code>{{.Expect}}</code>){{end}}</td><td>{{printf "%.1f" .Seconds}} s</td><td><a href="{{.Log}}">log</a></td></tr>
 {{end}}</tbody></table>
