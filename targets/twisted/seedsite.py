@@ -13,6 +13,8 @@ expires a session by itself.
     GET  /logme                   ExpirationLogger (its callback also feeds /expired)
     GET  /expired                 text/plain: uids whose expiry callback ran, one a line
     GET  /counter                 CounterResource (ICounter adapted from the Session)
+    GET  /ws + Upgrade: websocket  a WebSocket attached to the session (autobahn)
+    GET  /ws?id=<uid>             text/plain: one line per detached socket of that session
     GET  /.well-known/sessionspec the sessionspec discovery document
     GET  /_clock                  --controlled-clock only: the sessions' clock, RFC 3339
     POST /_clock?advance=D        --controlled-clock only: task.Clock.advance(D)
@@ -31,6 +33,9 @@ from urllib.parse import parse_qs, urlsplit
 import twisted
 from twisted.internet import reactor, task
 from twisted.python.components import registerAdapter
+from autobahn.twisted.resource import WebSocketResource
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.types import ConnectionDeny
 from twisted.web.resource import Resource
 from twisted.web.server import Session, Site
 from zope.interface import Attribute, Interface, implementer
@@ -102,6 +107,121 @@ class ExpirationLogger(Resource):
         print("Session", uid.decode("ascii"), "has expired.", flush=True)
         self.sessions.remove(uid)
         expired.append(uid.decode("ascii"))
+
+
+# --- A WebSocket attached to the session (autobahn) ---------------------------
+#
+# Glyph's "client object ... stuck to your Session": the handshake finds the
+# session its TWISTED_SESSION cookie names with Twisted's own Site.getSession
+# (KeyError: no such session, refused with 403), and the socket registers
+# Session.notifyOnExpire, so Twisted's expiry (expire(), or the callLater of
+# startCheckingExpiration, on whatever reactor the session was given)
+# detaches and closes it. Nothing here touches, refreshes or expires a
+# session.
+
+# uid (str) -> how many of its sockets have been detached: what GET /ws?id= serves.
+detached = {}
+
+CLOSE_SESSION_ENDED = 4001
+
+
+def cookie_value(header, name):
+    """The value of cookie name in a Cookie header (str), split as Twisted's
+    http.Request.parseCookies splits it (the last one of a name wins)."""
+    value = None
+    for cook in (header or "").split(";"):
+        cook = cook.lstrip()
+        k, sep, v = cook.partition("=")
+        if sep and k == name:
+            value = v
+    return value
+
+
+class SessionSocket(WebSocketServerProtocol):
+    session = None
+    uid = None
+    attached = False
+    isDetached = False
+
+    def onConnect(self, request):
+        site = self.factory.site
+        # The cookie Request.getSession reads: b"_".join([b"TWISTED_SESSION"] + sitepath),
+        # the site is mounted at the root.
+        uid = cookie_value(request.headers.get("cookie"), "TWISTED_SESSION")
+        if not uid:
+            raise ConnectionDeny(ConnectionDeny.FORBIDDEN, "no session cookie")
+        try:
+            self.session = site.getSession(uid.encode("ascii"))
+        except (KeyError, UnicodeEncodeError):
+            raise ConnectionDeny(ConnectionDeny.FORBIDDEN, "no such session")
+        self.uid = uid
+        return None
+
+    def onOpen(self):
+        session = self.session
+        if self.factory.site.sessions.get(session.uid) is not session:
+            # It ended between the handshake and now: never attached.
+            self.sendClose(code=CLOSE_SESSION_ENDED, reason="session expired")
+            return
+        self.attached = True
+        session.notifyOnExpire(self._sessionEnded)
+        self.sendMessage(("attached " + self.uid).encode("ascii"))
+
+    def onMessage(self, payload, isBinary):
+        if isBinary:
+            self.sendClose(code=1003, reason="text only")
+        elif payload == b"ping":
+            self.sendMessage(("pong " + self.uid).encode("ascii"))
+        else:
+            self.sendMessage(b"unknown message: send ping")
+
+    def _detach(self):
+        if self.attached and not self.isDetached:
+            self.isDetached = True
+            detached[self.uid] = detached.get(self.uid, 0) + 1
+
+    def _sessionEnded(self):
+        # Detached before the close frame, so a client that saw the frame
+        # finds the line.
+        if self.isDetached:
+            return
+        self._detach()
+        self.sendClose(code=CLOSE_SESSION_ENDED, reason="session expired")
+
+    def onClose(self, wasClean, code, reason):
+        # A socket that ends otherwise (its client closed it, the connection
+        # dropped) is detached too, once. Its notifyOnExpire callback stays
+        # registered (Session has no way to remove one) and does nothing.
+        self._detach()
+
+
+class WebSocketOrFeed(Resource):
+    """/ws: with an Upgrade header, autobahn's WebSocketResource; without,
+    the detached feed for the ids asked (?id=<uid>, repeatable)."""
+
+    isLeaf = True
+
+    def __init__(self, factory):
+        super().__init__()
+        self.ws = WebSocketResource(factory)
+
+    def render(self, request):
+        if (request.getHeader(b"upgrade") or b"").lower() == b"websocket":
+            return self.ws.render(request)
+        if request.method not in (b"GET", b"HEAD"):
+            request.setResponseCode(405)
+            request.setHeader(b"Allow", b"GET, HEAD")
+            return b""
+        ids = parse_qs(urlsplit(request.uri).query.decode("utf-8", "replace")).get("id", [])
+        if not ids:
+            request.setResponseCode(426)
+            request.setHeader(b"Upgrade", b"websocket")
+            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+            return (b"GET /ws upgrades to a WebSocket attached to your session; "
+                    b"GET /ws?id=<uid> lists the sockets of that session detached so far\n")
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        request.setHeader(b"Cache-Control", b"no-store")
+        return "".join((uid + "\n") * detached.get(uid, 0) for uid in ids[:200]).encode("utf-8", "replace")
 
 
 # --- What the conformance suite reads ---------------------------------------
@@ -251,8 +371,13 @@ def main():
     factory = Site(root)
     factory.sessionFactory = sessionFactory
 
+    wsFactory = WebSocketServerFactory()
+    wsFactory.protocol = SessionSocket
+    wsFactory.site = factory
+    root.putChild(b"ws", WebSocketOrFeed(wsFactory))
+
     paths = {"session": "/", "expire": "/expire", "logme": "/logme",
-             "expired": "/expired", "counter": "/counter"}
+             "expired": "/expired", "counter": "/counter", "ws": "/ws"}
     if args.controlled_clock:
         # Twisted's own injection point: Session(site, uid, reactor=...).
         # Site.makeSession calls sessionFactory(site, uid), then
