@@ -38,7 +38,7 @@ for tool in java javac; do
 	command -v "$tool" >/dev/null || die "$tool not on PATH (Java 17: Debian openjdk-17-jdk-headless)"
 done
 jars=()
-for j in servlet-api catalina coyote util util-scan juli api jni jaspic-api annotations-api; do
+for j in servlet-api catalina coyote util util-scan juli api jni jaspic-api annotations-api websocket websocket-api websocket-client-api; do
 	f=/usr/share/java/tomcat10-$j.jar
 	[[ -r $f ]] || die "$f missing: install Debian libtomcat10-java (make deps-targets)"
 	jars+=("$f")
