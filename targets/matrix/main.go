@@ -80,10 +80,10 @@ func runs(bin string, port int) []*Run {
 		{Name: "reference-controlled", Kind: ServerStore, Impl: "sessionspec reference", Mode: "fake clock, 900 s", Browser: true,
 			Command: []string{bin, "check", "--name", "sessionspec reference (fake clock, default 900 s)",
 				"--json", "{reports}/reference-controlled.json", "--junit", "{reports}/reference-controlled.xml", "{browser}"}},
-		{Name: "reference-wall", Kind: ServerStore, Impl: "sessionspec reference", Mode: "wall clock, 2 s", Browser: true,
+		{Name: "reference-wall", Kind: ServerStore, Impl: "sessionspec reference", Mode: "wall clock, 4 s", Browser: true,
 			Command: []string{bin, "check", fmt.Sprintf("http://127.0.0.1:%d/", port),
-				"--run", fmt.Sprintf("exec %s serve --addr 127.0.0.1:%d --timeout 2s", bin, port),
-				"--name", "sessionspec reference (wall clock, 2 s)",
+				"--run", fmt.Sprintf("exec %s serve --addr 127.0.0.1:%d --timeout 4s", bin, port),
+				"--name", "sessionspec reference (wall clock, 4 s)",
 				// The 900 s default cannot be waited for on this clock (exit
 				// 3, incomplete, without this), as for every wall-clock target.
 				"--allow-na", "TIMEOUT-004",
