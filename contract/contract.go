@@ -135,7 +135,16 @@ type Discovery struct {
 	TimeoutSeconds *float64 `json:"timeout_seconds,omitempty"`
 	Paths          *Paths   `json:"paths,omitempty"`
 	IDFromCookie   bool     `json:"id_from_cookie,omitempty"`
+	// Replicas are the base URLs of the other replicas of a clustered
+	// target (issue 15): absolute http(s) URLs on the same host name as
+	// the target's own URL (the port may differ), at most MaxReplicas.
+	// The list may include the target's own URL. ParseDiscovery checks
+	// their form; ParseDiscoveryAt checks their host against the target's.
+	Replicas []string `json:"replicas,omitempty"`
 }
+
+// MaxReplicas bounds the replicas a discovery document may list.
+const MaxReplicas = 16
 
 // MaxDiscovery bounds the discovery document a client reads.
 const MaxDiscovery = 64 << 10
@@ -183,7 +192,49 @@ func ParseDiscovery(body []byte) (Discovery, error) {
 			}
 		}
 	}
+	if len(d.Replicas) > MaxReplicas {
+		return d, fmt.Errorf("discovery document: %d replicas, at most %d", len(d.Replicas), MaxReplicas)
+	}
+	for _, r := range d.Replicas {
+		if _, err := ParseReplica(r); err != nil {
+			return d, fmt.Errorf("discovery document: replicas: %v", err)
+		}
+	}
 	return d, nil
+}
+
+// ParseDiscoveryAt is ParseDiscovery for the document served by the
+// target at base: each of its replicas must also be on base's host name.
+func ParseDiscoveryAt(body []byte, base *url.URL) (Discovery, error) {
+	d, err := ParseDiscovery(body)
+	if err != nil {
+		return d, err
+	}
+	for _, r := range d.Replicas {
+		u, _ := ParseReplica(r) // checked by ParseDiscovery
+		if !strings.EqualFold(u.Hostname(), base.Hostname()) {
+			return d, fmt.Errorf("discovery document: replica %q is not on the target's host %s; only --replica can name another host", r, base.Hostname())
+		}
+	}
+	return d, nil
+}
+
+// ParseReplica checks a replica's base URL: absolute http or https, with
+// a host, and no user, query or fragment. Its path is made to end in "/".
+func ParseReplica(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("replica %q: %v", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("replica %q: want an absolute http:// or https:// URL", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("replica %q: want no user, query or fragment", raw)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/"
+	u.RawPath = ""
+	return u, nil
 }
 
 // Timeout returns the document's timeout, or def when it gives none.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,8 @@ func FuzzParseAdvance(f *testing.F) {
 func FuzzParseDiscovery(f *testing.F) {
 	for _, seed := range []string{`{"sessionspec":1}`, `{"sessionspec":1,"timeout_seconds":1e-10}`,
 		`{"sessionspec":1,"paths":{"session":"http://evil.example/"}}`, `{"sessionspec":1,"cookie":"a b"}`,
-		`{"sessionspec":1,"paths":{"session":"/","clock":"//evil/"}}`, `{"sessionspec":2}`, `{}`, `[`} {
+		`{"sessionspec":1,"paths":{"session":"/","clock":"//evil/"}}`, `{"sessionspec":2}`, `{}`, `[`,
+		`{"sessionspec":1,"replicas":["http://127.0.0.1:2/","ftp://127.0.0.1/"]}`, `{"sessionspec":1,"replicas":["/x"]}`} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -51,6 +53,17 @@ func FuzzParseDiscovery(f *testing.F) {
 				if CheckPath(d.Paths.Get(name)) != nil {
 					t.Fatalf("paths.%s %q accepted", name, d.Paths.Get(name))
 				}
+			}
+		}
+		if len(d.Replicas) > MaxReplicas {
+			t.Fatalf("%d replicas accepted", len(d.Replicas))
+		}
+		base, _ := url.Parse("http://127.0.0.1:8080/")
+		at, err := ParseDiscoveryAt(body, base)
+		for _, r := range at.Replicas {
+			u, perr := ParseReplica(r)
+			if err == nil && (perr != nil || u.Hostname() != "127.0.0.1" || u.Scheme != "http" && u.Scheme != "https") {
+				t.Fatalf("replica %q accepted for %s", r, base)
 			}
 		}
 	})
@@ -70,6 +83,34 @@ func TestDiscoveryRefusesOtherOrigins(t *testing.T) {
 	}
 	if _, err := ParseDiscovery([]byte(`{"sessionspec":1,"paths":{"session":"app/","clock":"/_clock?x=1"}}`)); err != nil {
 		t.Errorf("relative paths refused: %v", err)
+	}
+}
+
+func TestDiscoveryReplicas(t *testing.T) {
+	base, _ := url.Parse("http://127.0.0.1:8080/")
+	ok := `{"sessionspec":1,"replicas":["http://127.0.0.1:8081/","http://127.0.0.1:8080/","https://127.0.0.1:9/app"]}`
+	d, err := ParseDiscoveryAt([]byte(ok), base)
+	if err != nil || len(d.Replicas) != 3 {
+		t.Fatalf("%s: %v %v", ok, d.Replicas, err)
+	}
+	many := `{"sessionspec":1,"replicas":[` + strings.Repeat(`"http://127.0.0.1:1/",`, MaxReplicas) + `"http://127.0.0.1:2/"]}`
+	for _, doc := range []string{
+		`{"sessionspec":1,"replicas":["http://127.0.0.2:8081/"]}`,
+		`{"sessionspec":1,"replicas":["http://localhost:8081/"]}`,
+		`{"sessionspec":1,"replicas":["/other"]}`,
+		`{"sessionspec":1,"replicas":["//127.0.0.1:8081/"]}`,
+		`{"sessionspec":1,"replicas":["ftp://127.0.0.1:8081/"]}`,
+		`{"sessionspec":1,"replicas":["http://u:p@127.0.0.1:8081/"]}`,
+		`{"sessionspec":1,"replicas":["http://127.0.0.1:8081/?x=1"]}`,
+		`{"sessionspec":1,"replicas":["http://127.0.0.1:8081/#f"]}`,
+		`{"sessionspec":1,"replicas":"http://127.0.0.1:8081/"}`,
+		many,
+	} {
+		if _, err := ParseDiscoveryAt([]byte(doc), base); err == nil {
+			t.Errorf("%s was accepted", doc)
+		} else if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: reason is not one line: %v", doc, err)
+		}
 	}
 }
 
