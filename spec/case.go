@@ -45,6 +45,9 @@ const (
 	Components Resource = "components"
 	// WebSocket is the WebSocket endpoint attached to the session.
 	WebSocket Resource = "ws"
+	// Replicas is a clustered target's other replicas (Target.Replicas):
+	// optional, the CLUSTER cases are n/a without them.
+	Replicas Resource = "replicas"
 	// Time is the target's time passing: the case idles, on the wall
 	// clock or by advancing a controlled clock. On a controlled clock such
 	// a case runs alone (see the package documentation).

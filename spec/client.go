@@ -155,14 +155,34 @@ type User struct {
 	target *Target
 	client *http.Client
 	tr     *Transcript
-	jar    *cookiejar.Jar
+	jar    *jarRef
+	// replica is the replica this view of the user sends to (On).
+	replica int
 }
+
+// jarRef is a user's cookie jar, shared by the views of the user (On):
+// clearing the cookies of one clears them for all.
+type jarRef struct{ *cookiejar.Jar }
+
+// On returns a view of u that sends its requests to replica i of a
+// clustered target (0 is the target's own URL), with u's cookie jar and
+// transcript: the suite as a load balancer sending this browser's next
+// request to replica i. On a target that is not a cluster, only On(0)
+// is meaningful.
+func (u *User) On(i int) *User {
+	v := *u
+	v.replica = i
+	return &v
+}
+
+// Replica is the replica u's requests go to.
+func (u *User) Replica() int { return u.replica }
 
 // NewUser returns a user with an empty cookie jar whose exchanges are
 // recorded in tr.
 func NewUser(t *Target, name string, tr *Transcript) *User {
 	jar, _ := cookiejar.New(nil) // no error without options
-	return &User{Name: name, target: t, client: t.client(), tr: tr, jar: jar}
+	return &User{Name: name, target: t, client: t.client(), tr: tr, jar: &jarRef{jar}}
 }
 
 // Snapshot is the cookies a user's browser would send to the target's
@@ -232,7 +252,7 @@ func (u *User) SetCookie(name, value string) {
 // ClearCookies flushes the user's cookies.
 func (u *User) ClearCookies() {
 	jar, _ := cookiejar.New(nil)
-	u.jar = jar
+	u.jar.Jar = jar
 }
 
 // errBodyTooLarge is a body past maxBody.
@@ -243,7 +263,7 @@ var errBodyTooLarge = fmt.Errorf("the body is longer than %d KiB, the most sessi
 // replaces the Cookie header entirely. A request to another origin than
 // the target's (and those the user allowed) is refused.
 func (u *User) Do(ctx context.Context, method, path, rawCookie string) (*Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u.target.Resolve(path), nil)
+	req, err := http.NewRequestWithContext(onReplica(ctx, u.replica), method, u.target.Resolve(path), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +278,7 @@ func (u *User) Do(ctx context.Context, method, path, rawCookie string) (*Respons
 		}
 	}
 	req.Header.Set("User-Agent", "sessionspec/"+Version+" ("+u.Name+")")
-	ex := Exchange{User: u.Name, Request: renderRequest(req)}
+	ex := Exchange{User: u.evidenceName(req), Request: renderRequest(req)}
 	resp, err := u.client.Do(req)
 	if err != nil {
 		ex.Err = unwrapURLError(err)
@@ -299,6 +319,16 @@ func (u *User) Do(ctx context.Context, method, path, rawCookie string) (*Respons
 		u.jar.SetCookies(req.URL, cookies)
 	}
 	return r, nil
+}
+
+// evidenceName is how the evidence names u's exchange: on a clustered
+// target, with the replica the request went to.
+func (u *User) evidenceName(req *http.Request) string {
+	t := u.target
+	if len(t.Replicas) == 0 || origin(req.URL) != origin(t.URL) {
+		return u.Name
+	}
+	return fmt.Sprintf("%s -> replica %d %s", u.Name, u.replica, t.ReplicaURL(u.replica).Host)
 }
 
 func renderRequest(req *http.Request) string {

@@ -237,6 +237,33 @@ func HandlerTarget(ctx context.Context, h http.Handler) (*Target, error) {
 	return t, t.Discover(ctx)
 }
 
+// ClusterTarget is the target a cluster of handlers serves in memory:
+// handlers[0] is the target itself (its discovery document is read), and
+// each handler after it one more replica, reached through a transport of
+// its own, as if at its own port. Each handler is one replica of one
+// site: they share what the implementation shares (its store), and each
+// serves its own clock resource and expired feed.
+//
+//	t, err := spec.ClusterTarget(ctx, replica0, replica1, replica2)
+//	rep, err := spec.Run(ctx, t, spec.Options{LabelFilter: "cluster"})
+func ClusterTarget(ctx context.Context, handlers ...http.Handler) (*Target, error) {
+	if len(handlers) == 0 || len(handlers) > MaxReplicas {
+		return nil, fmt.Errorf("a cluster of %d handlers; want 1 to %d", len(handlers), MaxReplicas)
+	}
+	t, err := NewTarget("http://localhost/")
+	if err != nil {
+		return nil, err
+	}
+	t.Transport = HandlerTransport(handlers[0])
+	for i, h := range handlers[1:] {
+		if err := t.AddReplica(fmt.Sprintf("http://localhost:%d/", 8001+i)); err != nil {
+			return nil, err
+		}
+		t.ReplicaTransports = append(t.ReplicaTransports, HandlerTransport(h))
+	}
+	return t, t.Discover(ctx)
+}
+
 // HandlerTransport delivers requests to a handler in memory: HTTP
 // semantics without sockets, for tests (also inside a synctest bubble,
 // and where there is no network, GOOS=wasip1 or js).

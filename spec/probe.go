@@ -185,6 +185,10 @@ func (p *Probe) Need(r Resource) {
 		if p.T.ExpiredLines == nil && p.T.Paths.Expired == "" {
 			p.NotApplicable("the target has no expired-notification feed (discovery document paths.expired, --paths expired=/path, or --expired stdout)")
 		}
+	case Replicas:
+		if len(p.T.Replicas) == 0 {
+			p.NotApplicable("the target is not a cluster: give its other replicas with --replica URL (or \"replicas\" in its discovery document)")
+		}
 	case Expire, LogMe, Counter, Components, WebSocket:
 		if p.T.Paths.Get(string(r)) == "" {
 			p.NotApplicable("the target has no %s resource (discovery document paths.%s, or --paths %s=/path)", r, r, r)
@@ -269,6 +273,11 @@ func (p *Probe) Idle(d time.Duration) {
 // understand the question) or the lines the --run target printed. It
 // accepts bare uids and the seed's "Session <uid> has expired." lines.
 func (p *Probe) Notifications(ids ...string) map[string]int {
+	return p.NotificationsOn(0, ids...)
+}
+
+// NotificationsOn is Notifications from replica i's feed.
+func (p *Probe) NotificationsOn(replica int, ids ...string) map[string]int {
 	counts := make(map[string]int, len(ids))
 	for _, id := range ids {
 		counts[id] = 0
@@ -293,9 +302,9 @@ func (p *Probe) Notifications(ids ...string) map[string]int {
 	if strings.Contains(feed, "?") {
 		sep = "&"
 	}
-	if err := p.readFeed(feed+sep+q.Encode(), counts); err != nil {
+	if err := p.readFeedOn(replica, feed+sep+q.Encode(), counts); err != nil {
 		// A feed that does not take the question gets it plainly.
-		if err := p.readFeed(feed, counts); err != nil {
+		if err := p.readFeedOn(replica, feed, counts); err != nil {
 			p.Abort("%v", err)
 		}
 	}
@@ -307,17 +316,22 @@ var errFeedStatus = errors.New("feed status")
 
 // readFeed streams one answer of the feed into counts.
 func (p *Probe) readFeed(path string, counts map[string]int) error {
+	return p.readFeedOn(0, path, counts)
+}
+
+// readFeedOn streams one answer of replica i's feed into counts.
+func (p *Probe) readFeedOn(replica int, path string, counts map[string]int) error {
 	for id := range counts {
 		counts[id] = 0
 	}
-	req, err := http.NewRequestWithContext(p.ctx, "GET", p.T.Resolve(path), nil)
+	req, err := http.NewRequestWithContext(onReplica(p.ctx, replica), "GET", p.T.Resolve(path), nil)
 	if err != nil {
 		return err
 	}
 	if !p.T.sameOrigin(req.URL) {
 		return fmt.Errorf("%s is not on the target's origin: not contacted", req.URL)
 	}
-	ex := Exchange{User: "feed", Request: renderRequest(req)}
+	ex := Exchange{User: (&User{Name: "feed", target: p.T, replica: replica}).evidenceName(req), Request: renderRequest(req)}
 	client := p.T.client()
 	client.Timeout = 0 // bounded by the context and the byte limit below, not a whole-answer timeout
 	ctx, cancel := context.WithTimeout(p.ctx, max(p.T.RequestTimeout, time.Minute))

@@ -42,8 +42,11 @@ type Result struct {
 
 // Report is the outcome of one run of the suite against one target.
 type Report struct {
-	Target       string    `json:"target"`
-	URL          string    `json:"url"`
+	Target string `json:"target"`
+	URL    string `json:"url"`
+	// Replicas are the base URLs of a clustered target's replicas, its
+	// own URL first (empty for a target that is not a cluster).
+	Replicas     []string  `json:"replicas,omitempty"`
 	Clock        string    `json:"clock"` // "controlled" or "wall"
 	Timeout      float64   `json:"timeout_seconds"`
 	Cookie       string    `json:"cookie"`

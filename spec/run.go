@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -48,7 +49,7 @@ type run struct {
 	// clock serialises time on a controlled clock: a case that lets time
 	// pass holds it exclusively, every other case shares it.
 	clock    sync.RWMutex
-	clockNow time.Time // the controlled clock's time as this run last saw it
+	clockNow []time.Time // each replica's controlled clock's time as this run last saw it
 }
 
 // trip records the first target error of the run.
@@ -164,7 +165,7 @@ func Run(ctx context.Context, t *Target, opts Options) (*Report, error) {
 	}
 	wg.Wait()
 	rep := &Report{
-		Target: tt.Name, URL: tt.URL.String(), Clock: "wall", Timeout: tt.Timeout.Seconds(),
+		Target: tt.Name, URL: tt.URL.String(), Replicas: tt.ReplicaNames(), Clock: "wall", Timeout: tt.Timeout.Seconds(),
 		Cookie: tt.Cookie, CookieSource: tt.CookieSource,
 		Version: Version, Catalogue: CatalogueVersion(cases),
 		Started: start, Seconds: time.Since(start).Seconds(), Results: results,
@@ -308,80 +309,143 @@ func (r *run) detectCookie(ctx context.Context) error {
 	return nil
 }
 
+// clockReplicas is how many clocks a controlled clock is: one per
+// replica when the clock resource is on the target's origin (each
+// replica serves its own), else one (a clock the user named elsewhere).
+func (r *run) clockReplicas() int {
+	t := r.target
+	u, err := url.Parse(t.Resolve(t.Paths.Clock))
+	if err != nil || origin(u) != origin(t.URL) {
+		return 1
+	}
+	return t.ReplicaCount()
+}
+
+// clockName names replica i's clock in messages.
+func (r *run) clockName(i int) string {
+	t := r.target
+	if r.clockReplicas() == 1 {
+		return t.Resolve(t.Paths.Clock)
+	}
+	return fmt.Sprintf("replica %d's clock %s", i, t.ReplicaURL(i).ResolveReference(&url.URL{Path: strings.TrimPrefix(t.Resolve(t.Paths.Clock), t.URL.String())}))
+}
+
 // checkClock makes sure a clock-control resource does what it claims
 // before any case relies on it: it reads the time, advances a
-// millisecond, and reads it again.
+// millisecond, and reads it again, on every replica's clock; the
+// replicas' clocks must agree to within the tolerance.
 func (r *run) checkClock(ctx context.Context) error {
 	t := r.target
-	u := NewUser(t, "clock", &Transcript{})
-	read := func(method, query string) (time.Time, error) {
-		resp, err := u.Do(ctx, method, t.Paths.Clock+query, "")
+	n := r.clockReplicas()
+	r.clockNow = make([]time.Time, n)
+	for i := range n {
+		u := NewUser(t, "clock", &Transcript{}).On(i)
+		name := r.clockName(i)
+		read := func(method, query string) (time.Time, error) {
+			resp, err := u.Do(ctx, method, t.Paths.Clock+query, "")
+			if err != nil {
+				return time.Time{}, fmt.Errorf("clock %s: %v", name, err)
+			}
+			if resp.Status != http.StatusOK {
+				return time.Time{}, fmt.Errorf("clock: %s %s%s answered %d %q, want 200", method, name, query, resp.Status, oneLine(excerpt(resp.Body, 120)))
+			}
+			now, err := clockTime(resp)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("clock: %s %s%s: %v", method, name, query, err)
+			}
+			return now, nil
+		}
+		t0, err := read("GET", "")
 		if err != nil {
-			return time.Time{}, fmt.Errorf("clock %s: %v", t.Resolve(t.Paths.Clock), err)
+			return err
 		}
-		if resp.Status != http.StatusOK {
-			return time.Time{}, fmt.Errorf("clock: %s %s%s answered %d %q, want 200", method, t.Resolve(t.Paths.Clock), query, resp.Status, oneLine(excerpt(resp.Body, 120)))
-		}
-		now, err := clockTime(resp)
+		t1, err := read("POST", "?advance=1ms")
 		if err != nil {
-			return time.Time{}, fmt.Errorf("clock: %s %s%s: %v", method, t.Resolve(t.Paths.Clock), query, err)
+			return err
 		}
-		return now, nil
+		t2, err := read("GET", "")
+		if err != nil {
+			return err
+		}
+		if off := t2.Sub(t0) - time.Millisecond; off < -time.Microsecond || off > time.Microsecond || !t1.Equal(t2) {
+			return fmt.Errorf("clock: advancing 1ms moved %s from %s to %s (POST answered %s); the clock resource does not control the target's time, or another run shares it",
+				name, t0.Format(time.RFC3339Nano), t2.Format(time.RFC3339Nano), t1.Format(time.RFC3339Nano))
+		}
+		r.clockNow[i] = t2
 	}
-	t0, err := read("GET", "")
-	if err != nil {
-		return err
+	for i := 1; i < n; i++ {
+		if d := r.clockNow[i].Sub(r.clockNow[0]).Abs(); d > t.Tolerance {
+			return fmt.Errorf("clock: replica 0's clock reads %s and replica %d's %s, %s apart (tolerance %s): the replicas of one site must share one time",
+				r.clockNow[0].Format(time.RFC3339Nano), i, r.clockNow[i].Format(time.RFC3339Nano), d, t.Tolerance)
+		}
 	}
-	t1, err := read("POST", "?advance=1ms")
-	if err != nil {
-		return err
-	}
-	t2, err := read("GET", "")
-	if err != nil {
-		return err
-	}
-	if off := t2.Sub(t0) - time.Millisecond; off < -time.Microsecond || off > time.Microsecond || !t1.Equal(t2) {
-		return fmt.Errorf("clock: advancing 1ms moved the clock from %s to %s (POST answered %s); the clock resource does not control the target's time, or another run shares it",
-			t0.Format(time.RFC3339Nano), t2.Format(time.RFC3339Nano), t1.Format(time.RFC3339Nano))
-	}
-	r.clockNow = t2
 	return nil
 }
 
 // advance moves a controlled clock by d for p's case, which holds the
-// clock exclusively. A clock that lands anywhere but where this run
-// expects was moved by someone else: another run shares the target, and
-// no verdict about time can be trusted.
+// clock exclusively: every replica's clock at once, done when all have
+// answered. A clock that refuses is a harness error; one that lands
+// anywhere but where this run expects was moved by someone else: another
+// run shares the target, and no verdict about time can be trusted.
 func (r *run) advance(p *Probe, d time.Duration) {
 	t := r.target
-	clock := NewUser(t, "clock", p.Tr)
-	resp := p.do(clock, "POST", t.Paths.Clock+"?advance="+contract.FormatAdvance(d), "")
-	if resp.Status != http.StatusOK {
-		p.Abort("POST %s?advance=%s answered %d %q; the clock must advance and answer 200",
-			t.Paths.Clock, contract.FormatAdvance(d), resp.Status, excerpt(strings.TrimSpace(resp.Body), 200))
+	n := len(r.clockNow)
+	type answer struct {
+		resp *Response
+		err  error
 	}
-	now, err := clockTime(resp)
-	if err != nil {
-		p.Abort("POST %s: %v", t.Paths.Clock, err)
+	answers := make([]answer, n)
+	path := t.Paths.Clock + "?advance=" + contract.FormatAdvance(d)
+	if n == 1 {
+		resp, err := NewUser(t, "clock", p.Tr).Do(p.ctx, "POST", path, "")
+		answers[0] = answer{resp, err}
+	} else {
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				resp, err := NewUser(t, "clock", p.Tr).On(i).Do(p.ctx, "POST", path, "")
+				answers[i] = answer{resp, err}
+			})
+		}
+		wg.Wait()
 	}
-	if want := r.clockNow.Add(d); !now.Equal(want) {
-		p.Abort("the target's clock is at %s after advancing %s from %s, not %s: it moved by %s that this run did not ask for; another run (or client) shares this fake-clock target, so its timing cannot be trusted: give each check a target of its own",
-			now.Format(time.RFC3339Nano), d, r.clockNow.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano), now.Sub(want))
+	for i, a := range answers {
+		if a.err != nil {
+			if p.ctx.Err() != nil {
+				panic(aborted{"interrupted"})
+			}
+			p.Abort("POST %s?advance=%s (%s): %v", t.Paths.Clock, contract.FormatAdvance(d), r.clockName(i), a.err)
+		}
+		resp := a.resp
+		if resp.Status != http.StatusOK {
+			p.Abort("POST %s?advance=%s (%s) answered %d %q; the clock must advance and answer 200",
+				t.Paths.Clock, contract.FormatAdvance(d), r.clockName(i), resp.Status, excerpt(strings.TrimSpace(resp.Body), 200))
+		}
+		now, err := clockTime(resp)
+		if err != nil {
+			p.Abort("POST %s (%s): %v", t.Paths.Clock, r.clockName(i), err)
+		}
+		if want := r.clockNow[i].Add(d); !now.Equal(want) {
+			p.Abort("%s is at %s after advancing %s from %s, not %s: it moved by %s that this run did not ask for; another run (or client) shares this fake-clock target, so its timing cannot be trusted: give each check a target of its own",
+				r.clockName(i), now.Format(time.RFC3339Nano), d, r.clockNow[i].Format(time.RFC3339Nano), want.Format(time.RFC3339Nano), now.Sub(want))
+		}
+		r.clockNow[i] = now
 	}
-	r.clockNow = now
 }
 
 // clockUntouched checks, after the last case, that nobody else moved
-// the controlled clock since this run last did.
+// the controlled clock (any replica's) since this run last did.
 func (r *run) clockUntouched(ctx context.Context) error {
 	t := r.target
-	resp, err := NewUser(t, "clock", &Transcript{}).Do(ctx, "GET", t.Paths.Clock, "")
-	if err != nil || resp.Status != http.StatusOK {
-		return nil // the cases have said what there was to say about the clock
-	}
-	now, err := clockTime(resp)
-	if err == nil && !now.Equal(r.clockNow) {
-		return fmt.Errorf("the target's clock moved by %s during the run that this run did not ask for: another run shares this fake-clock target", now.Sub(r.clockNow))
+	for i := range r.clockNow {
+		resp, err := NewUser(t, "clock", &Transcript{}).On(i).Do(ctx, "GET", t.Paths.Clock, "")
+		if err != nil || resp.Status != http.StatusOK {
+			continue // the cases have said what there was to say about the clock
+		}
+		now, err := clockTime(resp)
+		if err == nil && !now.Equal(r.clockNow[i]) {
+			return fmt.Errorf("%s moved by %s during the run that this run did not ask for: another run shares this fake-clock target", r.clockName(i), now.Sub(r.clockNow[i]))
+		}
 	}
 	return nil
 }
@@ -397,8 +461,11 @@ func oneLine(s string) string {
 var optionalResources = []Resource{Components, WebSocket}
 
 // lacksOptional reports whether c needs an optional resource t does not
-// serve.
+// serve: also Replicas, of a target that is not a cluster.
 func lacksOptional(t *Target, c Case) bool {
+	if c.needs(Replicas) && len(t.Replicas) == 0 {
+		return true
+	}
 	for _, r := range optionalResources {
 		if c.needs(r) && t.Paths.Get(string(r)) == "" {
 			return true

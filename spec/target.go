@@ -90,6 +90,74 @@ type Target struct {
 	// Allowed are the origins besides the target's that the user named
 	// (a clock or feed given by flag); nothing else is ever contacted.
 	Allowed []string
+	// Replicas are the base URLs of the target's other replicas, when it
+	// is a cluster of replicas of one site (issue 15; see AddReplica).
+	// Replica 0 is the target's own URL, replica i its Replicas[i-1]. The
+	// suite is their load balancer: its users and their cookie jars see
+	// the one origin of URL, and a request a case sends to replica i
+	// (User.On) is carried to replica i's host and port. Only the CLUSTER
+	// cases send requests to any replica but 0.
+	Replicas []*url.URL
+	// ReplicaTransports, when set, carries the requests for each of
+	// Replicas (one each, in order) instead of Transport: replicas served
+	// in memory (ClusterTarget).
+	ReplicaTransports []http.RoundTripper
+}
+
+// MaxReplicas bounds the replicas of a target.
+const MaxReplicas = contract.MaxReplicas
+
+// AddReplica adds a replica by its base URL (absolute http or https, see
+// contract.ParseReplica). The target's own URL and a replica already
+// given are dropped, so a list that repeats the target is fine.
+func (t *Target) AddReplica(raw string) error {
+	u, err := contract.ParseReplica(raw)
+	if err != nil {
+		return err
+	}
+	if sameBase(u, t.URL) {
+		return nil
+	}
+	for _, r := range t.Replicas {
+		if sameBase(u, r) {
+			return nil
+		}
+	}
+	if len(t.Replicas)+1 >= MaxReplicas {
+		return fmt.Errorf("replica %s: at most %d replicas, the target's own URL included", u, MaxReplicas)
+	}
+	t.Replicas = append(t.Replicas, u)
+	return nil
+}
+
+// sameBase reports whether two base URLs are one.
+func sameBase(a, b *url.URL) bool {
+	return origin(a) == origin(b) && strings.TrimSuffix(a.Path, "/") == strings.TrimSuffix(b.Path, "/")
+}
+
+// ReplicaCount is how many replicas the target has: 1 for a target that
+// is not a cluster.
+func (t *Target) ReplicaCount() int { return 1 + len(t.Replicas) }
+
+// ReplicaURL is the base URL of replica i (0 is the target's URL).
+func (t *Target) ReplicaURL(i int) *url.URL {
+	if i <= 0 || i > len(t.Replicas) {
+		return t.URL
+	}
+	return t.Replicas[i-1]
+}
+
+// ReplicaNames are the replicas' base URLs, the target's first: what a
+// report records.
+func (t *Target) ReplicaNames() []string {
+	if len(t.Replicas) == 0 {
+		return nil
+	}
+	out := []string{t.URL.String()}
+	for _, r := range t.Replicas {
+		out = append(out, r.String())
+	}
+	return out
 }
 
 // Controlled reports whether the target's time is driven by the suite.
@@ -177,6 +245,15 @@ func (t *Target) Check() error {
 		return errors.New("request timeout must be positive; max wait and tolerance must not be negative")
 	case t.Cookie != "" && !contract.ValidCookieName(t.Cookie):
 		return fmt.Errorf("cookie %q is not a cookie name", t.Cookie)
+	case len(t.Replicas)+1 > MaxReplicas:
+		return fmt.Errorf("%d replicas, at most %d with the target's own URL", len(t.Replicas)+1, MaxReplicas)
+	case t.ReplicaTransports != nil && len(t.ReplicaTransports) != len(t.Replicas):
+		return fmt.Errorf("%d replica transports for %d replicas", len(t.ReplicaTransports), len(t.Replicas))
+	}
+	for _, r := range t.Replicas {
+		if r == nil || r.Scheme != "http" && r.Scheme != "https" || r.Host == "" {
+			return fmt.Errorf("replica %v is not an absolute http(s) URL", r)
+		}
 	}
 	for _, name := range contract.PathNames {
 		p := t.Paths.Get(name)
@@ -220,7 +297,7 @@ func (t *Target) Discover(ctx context.Context) error {
 	case resp.StatusCode != http.StatusOK:
 		return fmt.Errorf("%s answered %s; want 200 with the discovery document, or 404", req.URL, resp.Status)
 	}
-	d, err := contract.ParseDiscovery(body)
+	d, err := contract.ParseDiscoveryAt(body, t.URL)
 	if err != nil {
 		return fmt.Errorf("%s: %v", req.URL, err)
 	}
@@ -235,6 +312,13 @@ func (t *Target) Discover(ctx context.Context) error {
 		t.Paths = *d.Paths
 	}
 	t.IDFromCookie = t.IDFromCookie || d.IDFromCookie
+	if len(t.Replicas) == 0 {
+		for _, r := range d.Replicas {
+			if err := t.AddReplica(r); err != nil {
+				return fmt.Errorf("%s: %v", req.URL, err)
+			}
+		}
+	}
 	t.Discovered = true
 	return nil
 }
@@ -242,10 +326,66 @@ func (t *Target) Discover(ctx context.Context) error {
 // transport is the suite's HTTP transport for a target: bounded headers,
 // no proxies from the environment, no compression surprises.
 func (t *Target) transport() http.RoundTripper {
+	if len(t.Replicas) > 0 {
+		return replicaRouter{t}
+	}
+	return t.baseTransport()
+}
+
+func (t *Target) baseTransport() http.RoundTripper {
 	if t.Transport != nil {
 		return t.Transport
 	}
 	return defaultTransport
+}
+
+// replicaKey is the context key of the replica a request is for.
+type replicaKey struct{}
+
+// onReplica returns ctx for a request to replica i.
+func onReplica(ctx context.Context, i int) context.Context {
+	if i <= 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, replicaKey{}, i)
+}
+
+// replicaOf is the replica a request is for (0 unless User.On said).
+func replicaOf(ctx context.Context) int {
+	i, _ := ctx.Value(replicaKey{}).(int)
+	return i
+}
+
+// replicaRouter is the suite's load balancer: a request for replica i on
+// the target's origin is sent to replica i's scheme, host and port (its
+// path moved from under the target's base path to under the replica's);
+// the cookie jar and the evidence see the request as sent to the target.
+type replicaRouter struct{ t *Target }
+
+func (rr replicaRouter) RoundTrip(req *http.Request) (*http.Response, error) {
+	t := rr.t
+	i := replicaOf(req.Context())
+	if i <= 0 || i > len(t.Replicas) || origin(req.URL) != origin(t.URL) {
+		return t.baseTransport().RoundTrip(req)
+	}
+	out := req.Clone(req.Context())
+	base := *t.ReplicaURL(i)
+	rest, ok := strings.CutPrefix(req.URL.Path, t.URL.Path)
+	if !ok {
+		rest = strings.TrimPrefix(req.URL.Path, "/")
+	}
+	base.Path, base.RawPath, base.RawQuery = base.Path+rest, "", req.URL.RawQuery
+	out.URL = &base
+	out.Host = ""
+	rt := t.baseTransport()
+	if t.ReplicaTransports != nil {
+		rt = t.ReplicaTransports[i-1]
+	}
+	resp, err := rt.RoundTrip(out)
+	if resp != nil {
+		resp.Request = req
+	}
+	return resp, err
 }
 
 var defaultTransport = &http.Transport{
