@@ -93,7 +93,7 @@ func (c Case) needs(r Resource) bool { return slices.Contains(c.Needs, r) }
 // them. Each call returns a fresh slice; the browser cases (package
 // browser) join a run explicitly, through Options.Cases.
 func Cases() []Case {
-	return slices.Concat(persistenceCases, expireCases, timeoutCases, notifyCases, counterCases, componentCases, websocketCases,
+	return slices.Concat(persistenceCases, expireCases, timeoutCases, notifyCases, counterCases, componentCases, websocketCases, clusterCases,
 		robustnessCases, urlCases, securityCases)
 }
 

@@ -76,7 +76,9 @@ func judge(e faulty.Entry, rep *spec.Report) []string {
 // needsOptional reports whether c needs a resource a target need not
 // serve.
 func needsOptional(c spec.Case) bool {
-	return slices.ContainsFunc(c.Needs, func(r spec.Resource) bool { return r == spec.Components || r == spec.WebSocket })
+	return slices.ContainsFunc(c.Needs, func(r spec.Resource) bool {
+		return r == spec.Components || r == spec.WebSocket || r == spec.Replicas
+	})
 }
 
 // Every deliberately broken target fails the case named for it, and every

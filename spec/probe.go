@@ -334,7 +334,7 @@ func (p *Probe) readFeedOn(replica int, path string, counts map[string]int) erro
 	ex := Exchange{User: (&User{Name: "feed", target: p.T, replica: replica}).evidenceName(req), Request: renderRequest(req)}
 	client := p.T.client()
 	client.Timeout = 0 // bounded by the context and the byte limit below, not a whole-answer timeout
-	ctx, cancel := context.WithTimeout(p.ctx, max(p.T.RequestTimeout, time.Minute))
+	ctx, cancel := context.WithTimeout(req.Context(), max(p.T.RequestTimeout, time.Minute))
 	defer cancel()
 	resp, err := client.Do(req.WithContext(ctx))
 	if err != nil {
