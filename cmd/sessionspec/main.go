@@ -45,6 +45,7 @@ const usage = `usage:
   sessionspec check [URL] [flags]   (sessionspec check --help lists the flags)
   sessionspec host MODULE.wasm [--addr 127.0.0.1:0] [--timeout D] [-- guest args]   (a wasip1 server on a virtual clock)
   sessionspec list [--json]         the catalogue: ID, level, area, title, source, seed
+  sessionspec replay [URL] [--out reports/replay]   the seeds' walk-throughs in headless Chromium, one page each
   sessionspec --version
 
 serve runs the reference session server; check runs the conformance suite
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return check(ctx, args[1:], stdout, stderr)
 	case "host":
 		return host(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return replay(ctx, args[1:], stdout, stderr)
 	case "list":
 		return list(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
