@@ -122,14 +122,19 @@ stability-wall: ## 20 consecutive checks of `serve --timeout 2s` on the wall clo
 	$(call stage,stability: 20 checks on the wall clock)
 	@bash ci/stability.sh wall 20
 
+# The peers (targets/*/peer.json) of one `make test` stage, checked one
+# after another against their expectations: the modes whose manifest says
+# "stage": "$(1)". Fails (after running them all) if one differs or cannot run.
+check-peers = @bin/sessionspec peers --names --stage $(1) >/dev/null && failed=; \
+	for t in $$(bin/sessionspec peers --names --stage $(1)); do \
+		printf '\n==> %s: sessionspec check --target %s\n' "$(1)" "$$t"; \
+		bin/sessionspec check --target "$$t" || failed="$$failed $$t"; \
+	done; \
+	if [[ -n $$failed ]]; then echo "$(1): FAILED:$$failed"; exit 1; fi
+
 .PHONY: test-twisted
-test-twisted: ## Twisted 22.4 itself (targets/twisted): seed examples on the wall and a controlled clock, the docs' ExpirationLogger; fails without Twisted
-	$(call stage,twisted: seed examples on the wall clock (ShortSession 2 s))
-	@bash targets/twisted/check.sh wall
-	$(call stage,twisted: seed examples on a controlled clock (task.Clock; default 900 s))
-	@bash targets/twisted/check.sh controlled
-	$(call stage,twisted: the docs' ExpirationLogger example (5 s; stdout))
-	@bash targets/twisted/check.sh logger
+test-twisted: bin/sessionspec ## Twisted 22.4 itself (targets/twisted): the modes of targets/twisted/peer.json with "stage": "test-twisted" (seed examples on the wall and a controlled clock, the docs' ExpirationLogger); fails without Twisted
+	$(call check-peers,test-twisted)
 
 test-fuzz: ## every fuzz target for 20,000 inputs (cookie parsing, clock parameters, discovery, expectations)
 	$(call stage,fuzz: 20000 inputs per target)
@@ -144,26 +149,21 @@ test-load: ## the concurrent model check of the reference over HTTP, under -race
 	@$(GO) test -race -count=1 -run '^TestModelCheckUnderLoad$$' -v ./reference | \
 		grep -E 'model check:|^(--- |ok|FAIL)' | sed 's/^ *load_test.go:[0-9]*: //'
 
-.PHONY: deps-targets test-targets matrix
-deps-targets: ## install what targets/ needs (Debian libtomcat10-java and a JDK, npm ci in targets/express, targets/scs's Go modules); idempotent
-	$(call stage,deps-targets: targets/install.sh)
-	@bash targets/install.sh
+.PHONY: deps-targets test-targets matrix bin/sessionspec
+# bin/sessionspec is always rebuilt (go build's cache makes it quick).
+bin/sessionspec:
+	$(GO) build -o bin/sessionspec ./cmd/sessionspec
 
-test-targets: deps-targets ## Tomcat 10.1, express-session, scs, Flask and Django (HTTP cases, wall clock, 2 s) against their expectations files; fails if one cannot run
-	$(call stage,Tomcat 10.1: seed examples (2 s, expiry sweep every second))
-	@bash targets/tomcat/check.sh sweep
-	$(call stage,express-session + memorystore: seed examples (2 s))
-	@bash targets/express/check.sh
-	$(call stage,scs v2 + memstore: seed examples (2 s))
-	@bash targets/scs/check.sh
-	$(call stage,Flask 2.2 default signed-cookie sessions: seed examples (2 s))
-	@bash targets/flask/check.sh
-	$(call stage,Django 3.2 database sessions: seed examples (2 s))
-	@bash targets/django/check.sh
+deps-targets: bin/sessionspec ## install what every peer's manifest (targets/*/peer.json) needs and is missing: Debian packages, npm ci, go mod download; idempotent, one versions line per peer
+	$(call stage,deps-targets: sessionspec peers install)
+	@bin/sessionspec peers install
+
+test-targets: deps-targets ## the peers' modes with "stage": "test-targets" in their manifests (Tomcat, express-session, scs, Flask, Django: HTTP cases, wall clock, 2 s) against their expectations; fails if one differs or cannot run
+	$(call check-peers,test-targets)
 
 # Arguments for `make matrix`, e.g. MATRIX_ARGS='-only tomcat,scs' or '-run=false'.
 MATRIX_ARGS ?=
-matrix: deps deps-targets build ## every target and the reference, HTTP and browser cases, 2 at a time: reports/matrix.{html,md}, targets/MATRIX.md
+matrix: deps deps-targets build ## every peer's every mode (targets/*/peer.json), HTTP and browser cases, 2 at a time: reports/matrix.{html,md}, targets/MATRIX.md
 	$(call stage,matrix: go run ./targets/matrix (a few minutes))
 	$(GO) run ./targets/matrix -snapshot targets/MATRIX.md $(MATRIX_ARGS)
 

@@ -43,14 +43,18 @@ type checkConfig struct {
 	parallel       int
 	deadline       time.Duration
 	allowNA        string
+	replicas       []string // --replica: the target's other replicas (a cluster)
 	verbose        bool
 	insecure       bool
 	name           string
 	idFromCookie   bool
-	browser        bool            // also run the browser cases
-	screenshots    string          // where the browser cases' screenshots go
-	chromium       string          // the browser to run
-	set            map[string]bool // flags given explicitly
+	browser        bool             // also run the browser cases
+	screenshots    string           // where the browser cases' screenshots go
+	chromium       string           // the browser to run
+	set            map[string]bool  // flags given explicitly
+	target         string           // --target targets/NAME[:MODE]: a peer manifest (peer.go)
+	install        bool             // --target: install what the peer needs first
+	procs          []*targetProcess // started by --target: the primary first
 }
 
 const checkUsage = `usage: sessionspec check [URL] [flags]
@@ -94,6 +98,10 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	fs.StringVar(&c.html, "html", "", "write the report as one self-contained HTML page to `file` (the browser cases' screenshots embedded)")
 	fs.BoolVar(&c.htmlEvidence, "html-evidence", false, "the --html page shows the exchanges of every case, not only of the cases that failed")
 	fs.StringVar(&c.expect, "expect", "", "expectations `file` of known deviations (lines: ID OUTCOME reason)")
+	fs.Func("replica", "base `URL` of another replica of the target, a cluster of one site (repeatable; default: the discovery document's \"replicas\"); the CLUSTER cases need two or more", func(v string) error {
+		c.replicas = append(c.replicas, v)
+		return nil
+	})
 	fs.StringVar(&c.labelFilter, "label-filter", "", "run only cases matching this Ginkgo label `expression` (levels, areas, IDs), e.g. 'MUST && !timeout'")
 	fs.StringVar(&c.name, "name", "", "what reports call the target (default: the discovery document's implementation, else host:port)")
 	fs.BoolVar(&c.idFromCookie, "id-from-cookie", false, "when the session page shows no id, take the session cookie's value as the id")
@@ -101,6 +109,8 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	fs.BoolVar(&c.verbose, "v", false, "also show Ginkgo's output and the evidence of every case")
 	fs.BoolVar(&c.browser, "browser", false, "also run the browser cases (BROWSER-*) in headless Chromium; without it they are left out")
 	fs.StringVar(&c.screenshots, "screenshots", "", "`directory` for the browser cases' screenshots (default: sessionspec-screenshots beside the --json or --junit report, else in the current directory)")
+	fs.StringVar(&c.target, "target", "", "check a peer from its manifest, `targets/NAME[:MODE]`: start it (port 0, its announced URL), check it with the mode's expectations and flags, write reports/NAME[-MODE].{json,xml} unless --json or --junit is given, stop it (see targets/README.md)")
+	fs.BoolVar(&c.install, "install", false, "with --target: install what the peer's manifest needs and is missing (Debian packages, npm ci, go mod download) first")
 	fs.StringVar(&c.chromium, "chromium", "", "the Chromium to run for --browser, a `path` or a name on PATH (default: $"+browser.EnvChromium+", else /usr/bin/chromium, chromium, chromium-browser, google-chrome)")
 
 	// Flags may come before or after the URL.
@@ -131,7 +141,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 		return c, fmt.Errorf("--cookie %q is not a cookie name", c.cookie)
 	case c.run != "" && c.url == "":
 		return c, errors.New("--run needs the URL the command will serve")
-	case c.expired == "stdout" && c.run == "":
+	case c.expired == "stdout" && c.run == "" && c.target == "":
 		return c, errors.New("--expired stdout needs --run")
 	case (c.screenshots != "" || c.chromium != "") && !c.browser:
 		return c, errors.New("--screenshots and --chromium need --browser")
@@ -140,6 +150,14 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	}
 	if _, err := parsePaths(c.paths); err != nil {
 		return c, err
+	}
+	for _, r := range c.replicas {
+		if _, err := contract.ParseReplica(r); err != nil {
+			return c, fmt.Errorf("--replica: %v", err)
+		}
+	}
+	if len(c.replicas)+1 > contract.MaxReplicas {
+		return c, fmt.Errorf("--replica: %d replicas, at most %d with the target's own URL", len(c.replicas), contract.MaxReplicas-1)
 	}
 	for _, f := range []struct{ flag, expr string }{{"--label-filter", c.labelFilter}, {"--allow-na", c.allowNA}} {
 		if _, err := spec.ParseLabelFilter(f.expr); err != nil {
@@ -201,6 +219,12 @@ func (c checkConfig) apply(t *spec.Target) {
 		t.Paths.Expired = c.expired
 	}
 	t.MaxWait, t.Tolerance, t.RequestTimeout, t.Sessions = c.maxWait, c.tolerance, c.requestTimeout, c.sessions
+	if len(c.replicas) > 0 { // --replica replaces the discovery document's list
+		t.Replicas, t.ReplicaTransports = nil, nil
+		for _, r := range c.replicas {
+			t.AddReplica(r) // checked by the flag
+		}
+	}
 }
 
 func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -211,6 +235,9 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "sessionspec check: %v (see sessionspec check --help)\n", err)
 		return exitHarness
+	}
+	if c.target != "" {
+		return checkTarget(ctx, c, args, stdout, stderr)
 	}
 	code, err := runCheck(ctx, c, stdout, stderr)
 	if err != nil {
@@ -294,6 +321,9 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	}
 
 	var proc *targetProcess
+	if len(c.procs) > 0 {
+		proc = c.procs[0]
+	}
 	if c.run != "" {
 		if proc, err = startTarget(ctx, c.run, target, c.startTimeout, stderr, c.verbose); err != nil {
 			return exitHarness, err
@@ -320,6 +350,9 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	}
 	fmt.Fprintf(stdout, "sessionspec %s: checking %s at %s (%s, session timeout %s, %d cases, %d at a time)\n",
 		spec.Version, target.Name, target.URL, clock, target.Timeout, len(selected), c.parallel)
+	if len(target.Replicas) > 0 {
+		fmt.Fprintf(stdout, "sessionspec: a cluster of %d replicas, the suite their load balancer: %s\n", target.ReplicaCount(), strings.Join(target.ReplicaNames(), " "))
+	}
 	opts := spec.Options{Cases: cases, LabelFilter: c.labelFilter, Parallel: c.parallel, AllowNA: c.allowNA}
 	opts.OnCase = func(r spec.Result) {
 		if exp != nil {
@@ -353,6 +386,9 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	}
 	if proc != nil {
 		rep.Problems = append(rep.Problems, proc.problems()...)
+	}
+	for _, p := range c.procs[min(1, len(c.procs)):] {
+		rep.Problems = append(rep.Problems, p.problems()...)
 	}
 	rep.Judge(exp)
 	s := rep.Summary

@@ -5,6 +5,7 @@
 //	sessionspec serve [flags]        run the reference session server
 //	sessionspec check [URL] [flags]  run the conformance suite against URL
 //	sessionspec list [--json]        print the catalogue of cases
+//	sessionspec peers                list the peers' manifests (targets/*/peer.json)
 //	sessionspec --version            print the tool's and the catalogue's versions
 //
 // Exit codes: 0 pass, 1 conformance failure, 2 harness or target error
@@ -46,6 +47,8 @@ const usage = `usage:
   sessionspec host MODULE.wasm [--addr 127.0.0.1:0] [--timeout D] [-- guest args]   (a wasip1 server on a virtual clock)
   sessionspec list [--json]         the catalogue: ID, level, area, title, source, seed
   sessionspec replay [URL] [--out reports/replay]   the seeds' walk-throughs in headless Chromium, one page each
+  sessionspec check --target targets/NAME[:MODE] [--install] [flags]   (a peer from its manifest, targets/README.md)
+  sessionspec peers [--stage S] [--names] | peers install [NAME...]   (the peers' manifests, targets/*/peer.json)
   sessionspec --version
 
 serve runs the reference session server; check runs the conformance suite
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return replay(ctx, args[1:], stdout, stderr)
 	case "list":
 		return list(args[1:], stdout, stderr)
+	case "peers":
+		return peers(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "sessionspec %s, catalogue %s (%d cases)\n", spec.Version, spec.CatalogueVersion(allCases()), len(allCases()))
 		return exitOK

@@ -256,7 +256,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c.maxSessions > 0 {
 		limit = fmt.Sprintf("at most %d live sessions", c.maxSessions)
 	}
-	fmt.Fprintf(out, "sessionspec reference serving %s/ (timeout %s, %s, %s)\n", rs.URL, c.timeout, clock, limit)
+	// "listening on URL/" is what sessionspec check --target reads (a peer's announcement).
+	fmt.Fprintf(out, "sessionspec reference serving %s/ (timeout %s, %s, %s), listening on %s/\n", rs.URL, c.timeout, clock, limit, rs.URL)
 	select {
 	case <-ctx.Done():
 	case err := <-rs.done:

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -89,6 +90,8 @@ type targetProcess struct {
 	grace     time.Duration
 	subreaper bool // the check is a subreaper until stop has ended
 
+	announced   chan string   // the first "listening on" URL the target printed (buffered, 1)
+	announceHit atomic.Bool   // a "listening on" line was seen
 	procDone    chan struct{} // closed once the shell has exited and been reaped
 	readersDone chan struct{} // closed once both pipes are read to their end (or closed by stop)
 	err         error         // how the shell exited, once procDone is closed
@@ -137,6 +140,22 @@ func startTarget(ctx context.Context, command string, t *spec.Target, wait time.
 	if err := alreadyAnswering(ctx, t); err != nil {
 		return nil, err
 	}
+	p, err := spawnTarget(command, "", nil, stderr, verbose)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.waitReady(ctx, t, wait); err != nil {
+		p.stop()
+		return nil, err
+	}
+	p.remember()
+	return p, nil
+}
+
+// spawnTarget starts command (sh -c) in dir (the current directory when
+// ""), with env added to the environment, as a target process: its
+// whole tree is stopped by stop. It does not wait for it to answer.
+func spawnTarget(command, dir string, env []string, stderr io.Writer, verbose bool) (*targetProcess, error) {
 	if stderr == nil {
 		stderr = io.Discard
 	}
@@ -144,6 +163,7 @@ func startTarget(ctx context.Context, command string, t *spec.Target, wait time.
 		subreaper:   holdSubreaper(),
 		stderr:      stderr,
 		grace:       termGrace,
+		announced:   make(chan string, 1),
 		procDone:    make(chan struct{}),
 		readersDone: make(chan struct{}),
 		stopped:     make(chan struct{}),
@@ -169,7 +189,8 @@ func startTarget(ctx context.Context, command string, t *spec.Target, wait time.
 	p.outR, p.errR = outR, errR
 	p.pipes = []string{pipeName(outW), pipeName(errW)}
 	p.cmd = exec.Command("sh", "-c", command)
-	p.cmd.Env = append(os.Environ(), p.token)
+	p.cmd.Dir = dir
+	p.cmd.Env = append(append(os.Environ(), env...), p.token)
 	p.cmd.Stdout, p.cmd.Stderr = outW, errW
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	err = p.cmd.Start()
@@ -201,6 +222,7 @@ func startTarget(ctx context.Context, command string, t *spec.Target, wait time.
 		}
 		p.out.droppedBytes += cut
 		p.mu.Unlock()
+		p.watch(lines)
 		if verbose {
 			p.echo(stderr, "[target] ", lines)
 		}
@@ -217,6 +239,7 @@ func startTarget(ctx context.Context, command string, t *spec.Target, wait time.
 			p.errOut = append(p.errOut[:0:0], p.errOut[n-stderrTail:]...)
 		}
 		p.mu.Unlock()
+		p.watch(lines)
 		if verbose {
 			p.echo(stderr, "[target stderr] ", lines)
 		}
@@ -225,11 +248,6 @@ func startTarget(ctx context.Context, command string, t *spec.Target, wait time.
 		readers.Wait()
 		close(p.readersDone)
 	}()
-	if err := p.waitReady(ctx, t, wait); err != nil {
-		p.stop()
-		return nil, err
-	}
-	p.remember()
 	return p, nil
 }
 

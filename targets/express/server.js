@@ -25,8 +25,10 @@
 // it and prunes stale entries every checkPeriod. Neither has an injectable
 // clock (Date.now()), so there is no /_clock.
 //
-// Usage: node server.js --port P [--timeout SECONDS] [--check-period MS]
+// Usage: node server.js [--port P] [--timeout SECONDS] [--check-period MS]
 //                       [--dispose-on-set] [--ws-close-on-dispose]
+// --port 0 (the default) binds a free port; the line "... listening on
+// http://127.0.0.1:P/ ..." on stdout says which, once the socket is bound.
 // --dispose-on-set leaves memorystore's noDisposeOnSet at its default
 // (false): dispose is then also called whenever a save overwrites an entry,
 // i.e. on nearly every request (see README.md); the checked target sets
@@ -47,7 +49,7 @@ function arg (name, def) {
   const i = process.argv.indexOf(name)
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def
 }
-const port = Number(arg('--port', '8080'))
+const port = Number(arg('--port', '0'))
 const timeout = Number(arg('--timeout', '2'))
 const checkPeriod = Number(arg('--check-period', '1000'))
 const disposeOnSet = process.argv.includes('--dispose-on-set')
@@ -195,5 +197,5 @@ wss.on('connection', (ws, req) => {
 })
 
 server.listen(port, '127.0.0.1', () => {
-  console.log(`${discovery.implementation} on http://127.0.0.1:${port}/ (session timeout ${timeout} s)`)
+  console.log(`${discovery.implementation} listening on http://127.0.0.1:${server.address().port}/ (session timeout ${timeout} s)`)
 })

@@ -203,7 +203,7 @@ func newSite(timeout, cleanup, pollEvery time.Duration) (site http.Handler, name
 }
 
 func main() {
-	port := flag.Int("port", 8080, "port to serve on 127.0.0.1")
+	port := flag.Int("port", 0, "port to serve on 127.0.0.1 (0: a free one; the \"listening on\" line says which)")
 	timeout := flag.Duration("timeout", 2*time.Second, "SessionManager.IdleTimeout")
 	cleanup := flag.Duration("cleanup", time.Second, "memstore cleanup interval (memstore.NewWithCleanupInterval)")
 	pollEvery := flag.Duration("poll", 100*time.Millisecond, "ADAPTER: how often logged sessions are looked up to report their end")
@@ -222,7 +222,7 @@ func main() {
 		<-ctx.Done()
 		srv.Shutdown(context.Background())
 	}()
-	fmt.Printf("%s on http://%s/\n", name, ln.Addr())
+	fmt.Printf("%s listening on http://%s/\n", name, ln.Addr())
 	if err := srv.Serve(ln); err != http.ErrServerClosed {
 		log.Fatal(err)
 	}

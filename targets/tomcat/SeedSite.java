@@ -34,8 +34,10 @@
 // seconds), on every session as Tomcat makes it (sessionCreated). Tomcat has
 // no injectable clock (System.currentTimeMillis), so there is no /_clock.
 //
-// Usage: java -cp BUILD:TOMCAT_JARS SeedSite --port P [--timeout SECONDS]
+// Usage: java -cp BUILD:TOMCAT_JARS SeedSite [--port P] [--timeout SECONDS]
 //        [--background-delay SECONDS] [--expires-frequency N]
+// --port 0 (the default) binds a free port; the line "... listening on
+// http://127.0.0.1:P/ ..." on stdout says which, once Tomcat has started.
 // --background-delay and --expires-frequency are Tomcat's own settings
 // (Engine backgroundProcessorDelay, Manager processExpiresFrequency): how
 // often Tomcat looks for sessions that timed out without a request. Their
@@ -381,7 +383,7 @@ public class SeedSite {
     }
 
     public static void main(String[] args) throws Exception {
-        int port = 8080, timeout = 2, backgroundDelay = 1, expiresFrequency = 1;
+        int port = 0, timeout = 2, backgroundDelay = 1, expiresFrequency = 1;
         for (int i = 0; i < args.length; i++) {
             String v = i + 1 < args.length ? args[i + 1] : "";
             switch (args[i]) {
@@ -450,7 +452,10 @@ public class SeedSite {
         }, null);
 
         tomcat.start();
-        System.out.println(ServerInfo.getServerInfo() + " on http://127.0.0.1:" + port + "/ (session timeout " + timeout + " s)");
+        // --port 0 (the default): the kernel picks a free port, which
+        // Tomcat holds from here on; the line says which.
+        System.out.println(ServerInfo.getServerInfo() + " listening on http://127.0.0.1:" + connector.getLocalPort()
+                + "/ (session timeout " + timeout + " s)");
         tomcat.getServer().await();
     }
 }

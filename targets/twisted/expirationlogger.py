@@ -8,7 +8,8 @@
 #   - uid is bytes in Python 3: decoded for the message, so that it reads
 #     "Session <uid> has expired." as in Python 2, not "Session b'<uid>' ...";
 #   - the port comes from argv[1] (or $PORT, else the docs' 8080) and only
-#     127.0.0.1 is bound.
+#     127.0.0.1 is bound; port 0 binds a free one, and the line
+#     "listening on http://127.0.0.1:PORT/" says which (for the suite).
 # Run it unbuffered (/usr/bin/python3 -u) when something reads its output.
 import os
 import sys
@@ -40,5 +41,6 @@ factory = Site(rootResource)
 factory.sessionFactory = ShortSession
 
 port = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("PORT", "8080"))
-reactor.listenTCP(port, factory, interface="127.0.0.1")
+listening = reactor.listenTCP(port, factory, interface="127.0.0.1")
+print("listening on http://127.0.0.1:%d/" % listening.getHost().port)
 reactor.run()
