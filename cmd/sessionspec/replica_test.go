@@ -1,0 +1,125 @@
+package main
+
+import (
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionspec/sessionspec/fakeclock"
+	"github.com/sessionspec/sessionspec/internal/faulty"
+	"github.com/sessionspec/sessionspec/reference"
+	"github.com/sessionspec/sessionspec/spec"
+)
+
+// startCluster serves the replicas of a clustered target of package
+// faulty on loopback ports of their own, each on its own fake clock, and
+// returns their URLs (with a trailing slash), the first the target's.
+func startFaultyCluster(t *testing.T, f faulty.Fault, advertise bool) []string {
+	t.Helper()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clocks := make([]*fakeclock.Fake, faulty.ClusterReplicas)
+	for i := range clocks {
+		clocks[i] = fakeclock.NewFake(start)
+	}
+	var urls []string
+	replicas := faulty.NewCluster(f, clocks, reference.DefaultTimeout)
+	for _, r := range replicas {
+		srv := httptest.NewServer(r)
+		t.Cleanup(srv.Close)
+		urls = append(urls, srv.URL+"/")
+	}
+	if advertise {
+		for _, r := range replicas {
+			r.Advertise = urls // the target's own URL among them: dropped
+		}
+	}
+	return urls
+}
+
+// replicaFlags are --replica flags for urls.
+func replicaFlags(urls []string) []string {
+	var out []string
+	for _, u := range urls {
+		out = append(out, "--replica", u)
+	}
+	return out
+}
+
+// `sessionspec check URL --replica URL2 --replica URL3` against each
+// clustered fault on three loopback ports exits 1, naming the case that
+// catches it, with exchanges that say which replica they went to; against
+// the honest cluster it exits 0 with every CLUSTER case passing.
+func TestCheckReplicasCatchClusterFaults(t *testing.T) {
+	t.Parallel()
+	for _, e := range slices.Concat(faulty.ClusterFaults, faulty.ClusterHonestEntries) {
+		t.Run(string(e.Fault), func(t *testing.T) {
+			urls := startFaultyCluster(t, e.Fault, false)
+			o := sessionspec(t, append([]string{"check", urls[0]}, replicaFlags(urls[1:])...)...)
+			if o.report == nil {
+				t.Fatalf("no report: exit %d\n%s%s", o.code, o.stdout, o.stderr)
+			}
+			if !slices.Equal(o.report.Replicas, urls) || !strings.Contains(o.stdout, "a cluster of 3 replicas") {
+				t.Errorf("the report records the replicas %v, want %v", o.report.Replicas, urls)
+			}
+			if e.Verdict == faulty.Passes {
+				if o.code != 0 || o.report.Summary.Fail > 0 {
+					t.Fatalf("exit %d, want 0 and no failure\n%s%s", o.code, o.stdout, o.stderr)
+				}
+				for _, r := range o.report.Results {
+					if r.Area == "cluster" && r.ID != "CLUSTER-002" && r.Outcome != spec.Passed {
+						t.Errorf("%s: %s %s", r.ID, r.Outcome, r.Message)
+					}
+				}
+				return
+			}
+			if o.code != 1 || o.outcomeOf(e.CaughtBy) != spec.Failed {
+				t.Fatalf("exit %d, %s %s; want 1 and fail\n%s%s", o.code, e.CaughtBy, o.outcomeOf(e.CaughtBy), o.stdout, o.stderr)
+			}
+			for _, want := range []string{"FAIL  MUST      " + e.CaughtBy, "evidence:", "-> replica 1 127.0.0.1:"} {
+				if !strings.Contains(o.stdout, want) {
+					t.Fatalf("the console does not show %q:\n%s", want, o.stdout)
+				}
+			}
+			for _, l := range strings.Split(o.stdout, "\n") {
+				if strings.HasPrefix(l, "FAIL") {
+					t.Logf("%s", l)
+				}
+			}
+		})
+	}
+}
+
+// Without --replica, the discovery document's replicas make the cluster
+// (the target's own URL among them is dropped).
+func TestCheckReplicasFromDiscovery(t *testing.T) {
+	t.Parallel()
+	urls := startFaultyCluster(t, faulty.ClusterHonest, true)
+	o := sessionspec(t, "check", urls[0], "--label-filter", "cluster")
+	if o.code != 0 || o.report == nil || !slices.Equal(o.report.Replicas, urls) {
+		t.Fatalf("exit %d, replicas %v; want 0 and %v\n%s%s", o.code, o.report.Replicas, urls, o.stdout, o.stderr)
+	}
+	for _, r := range o.report.Results {
+		if r.ID != "CLUSTER-002" && r.Outcome != spec.Passed {
+			t.Errorf("%s: %s %s", r.ID, r.Outcome, r.Message)
+		}
+	}
+}
+
+// Without replicas the CLUSTER cases are n/a and the run is not
+// incomplete; a bad --replica is a harness error in one line.
+func TestCheckReplicaFlag(t *testing.T) {
+	t.Parallel()
+	urls := startFaultyCluster(t, faulty.ClusterHonest, false)
+	o := sessionspec(t, "check", urls[0], "--label-filter", "cluster")
+	if o.code != 0 || o.report == nil || o.report.Summary.NotApplicable != len(o.report.Results) {
+		t.Fatalf("exit %d; want 0 with every CLUSTER case n/a\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	for _, bad := range []string{"ftp://127.0.0.1:1/", "/relative", "http://127.0.0.1:1/?q=1"} {
+		o := sessionspec(t, "check", urls[0], "--replica", bad)
+		if o.code != 2 || strings.Count(strings.TrimSpace(o.stderr), "\n") != 0 || !strings.Contains(o.stderr, "--replica") {
+			t.Errorf("--replica %s: exit %d, stderr %q; want 2 and one line", bad, o.code, o.stderr)
+		}
+	}
+}
