@@ -34,6 +34,7 @@ type serveConfig struct {
 	tls         bool
 	cert, key   string
 	remoteClock bool
+	cluster     clusterFlags // --store and its companions (cluster_serve.go)
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
@@ -49,7 +50,11 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.cert, "cert", "", "TLS certificate `file` (PEM); implies --tls")
 	fs.StringVar(&c.key, "key", "", "TLS key `file` (PEM); implies --tls")
 	fs.BoolVar(&c.remoteClock, "allow-remote-clock", false, "allow --fake-clock on a non-loopback address (anyone who reaches it can move time)")
+	c.cluster.define(fs)
 	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := c.cluster.check(c.fault); err != nil {
 		return c, err
 	}
 	if (c.cert == "") != (c.key == "") {
@@ -95,14 +100,19 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // reference server: a listener plus the Server it serves.
 type runningServer struct {
-	URL  string
-	http *http.Server
-	done chan error
+	URL     string
+	http    *http.Server
+	done    chan error
+	note    string // what else serve's first line says (a replica: its store)
+	onClose func() // after the server has shut down
 }
 
 // startReference listens on c.addr and serves the reference there until
 // shutdown is called.
 func startReference(c serveConfig, log io.Writer) (*runningServer, error) {
+	if c.cluster.store != "" {
+		return startCluster(c, log)
+	}
 	var clock fakeclock.Clock = fakeclock.Real()
 	if c.fakeClock {
 		clock = fakeclock.NewFake(time.Now().UTC().Truncate(time.Second))
@@ -220,6 +230,9 @@ func (rs *runningServer) shutdown(grace time.Duration) error {
 	if serr := <-rs.done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
+	if rs.onClose != nil {
+		rs.onClose()
+	}
 	return err
 }
 
@@ -255,6 +268,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	limit := "no cap on live sessions"
 	if c.maxSessions > 0 {
 		limit = fmt.Sprintf("at most %d live sessions", c.maxSessions)
+	}
+	if rs.note != "" {
+		limit += ", " + rs.note
 	}
 	// "listening on URL/" is what sessionspec check --target reads (a peer's announcement).
 	fmt.Fprintf(out, "sessionspec reference serving %s/ (timeout %s, %s, %s), listening on %s/\n", rs.URL, c.timeout, clock, limit, rs.URL)
