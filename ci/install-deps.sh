@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs and checks everything `make test` needs on a Debian machine:
-#   - Debian packages chromium, python3-twisted, twisted-doc, wrk
+#   - Debian packages chromium, python3-twisted, twisted-doc, wrk, redis-server
 #     (only the missing ones; apt-get update runs once, and only then);
 #   - Node.js (runs the GOOS=js test binaries);
 #   - the Go modules of go.mod (go mod download).
 # Then it checks that each thing works: Chromium renders a page headless,
-# the Twisted interpreter imports twisted, wrk and node run.
+# the Twisted interpreter imports twisted, wrk and node run, redis-server
+# reports its version (the tests start their own, on free loopback ports).
 #
 # Idempotent: a second run installs nothing and takes a few seconds.
 # Prints one line per thing it checks or installs; exits non-zero on
@@ -22,7 +23,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 TWISTED_PYTHON="${TWISTED_PYTHON:-/usr/bin/python3}"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
-DEB_PACKAGES=(chromium python3-twisted twisted-doc wrk)
+DEB_PACKAGES=(chromium python3-twisted twisted-doc wrk redis-server)
 
 say() { printf 'deps: %s\n' "$*"; }
 die() { printf 'deps: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -100,6 +101,12 @@ say "twisted-doc at /usr/share/doc/twisted-doc"
 command -v wrk >/dev/null || die "wrk not on PATH"
 # `wrk -v` prints its version and exits 1.
 say "wrk OK: $(wrk -v 2>&1 | head -n1 || true)"
+
+# The tests run /usr/bin/redis-server themselves (internal/redistest), on a
+# free port with no persistence; the service Debian may have started is not
+# used.
+[[ -x /usr/bin/redis-server ]] || die "/usr/bin/redis-server not found or not executable"
+say "redis-server OK: $(/usr/bin/redis-server --version | cut -d' ' -f1-3)"
 
 command -v node >/dev/null || die "node not on PATH (needed for GOOS=js tests)"
 node_v=$(node --version)
