@@ -189,3 +189,25 @@ func TestReplayInChromium(t *testing.T) {
 		t.Logf("screenshot: %s", v.screenshot(t, dir, "replay-twisted-step6.png", "step-6"))
 	})
 }
+
+// replay says in one line, exit 2, when it cannot run: no Chromium, a
+// wall-clock wait beyond --max-wait, bad arguments.
+func TestReplayRefuses(t *testing.T) {
+	needChromium(t)
+	t.Parallel()
+	url := startServe(t, "--timeout", "2s")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--chromium", "/nonexistent/chromium"}, `no browser at "/nonexistent/chromium" (--chromium)`},
+		{[]string{url, "--max-wait", "5s"}, `"Session Endings" would wait 10.25s on the wall clock (session timeout 2s, no clock resource) and --max-wait is 5s`},
+		{[]string{"a", "b"}, `want at most one URL`},
+		{[]string{"--shot-width", "-1"}, `--shot-width must not be negative`},
+	} {
+		o := sessionspec(t, append([]string{"replay", "--out", t.TempDir()}, tc.args...)...)
+		if o.code != 2 || !strings.Contains(o.stderr, tc.want) || strings.Count(strings.TrimSpace(o.stderr), "\n") != 0 {
+			t.Errorf("replay %q: exit %d, stderr %q; want exit 2 and one line with %q", tc.args, o.code, o.stderr, tc.want)
+		}
+	}
+}
