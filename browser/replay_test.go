@@ -99,6 +99,17 @@ func TestReplay(t *testing.T) {
 		t.Errorf("reference: exit %d, clock %s; want 0, controlled", r.ExitCode(), r.Clock)
 	}
 
+	// A target without the counter: its walk-through is n/a, exit 3.
+	noCounter := *ref
+	noCounter.Paths.Counter = ""
+	r, err = b.Replay(t.Context(), &noCounter, Walkthroughs()[2:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := r.Walks[0]; w.Outcome != spec.NotApplicable || !strings.Contains(w.Message, "counter") || r.ExitCode() != 3 {
+		t.Errorf("no counter: %s (%s), exit %d; want n/a naming the counter, exit 3", w.Outcome, w.Message, r.ExitCode())
+	}
+
 	clock := fakeclock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	noRefresh, _ := serve(t, faulty.New(faulty.NoRefresh, clock, reference.DefaultTimeout))
 	begin = time.Now()
