@@ -15,7 +15,13 @@ Each measurement uses fresh sessions (its own cookie, sent by hand):
   resurrect   GET /expire on A and GET /counter on B at once, 20 times: how
               often the expired id is still served afterwards;
   refresh     visits alternating A, B every 0.6 x timeout for 3 timeouts:
-              whether the session survived, then idle for 1.5 x timeout.
+              whether the session survived, then idle for 1.5 x timeout;
+  emptyrace   with --redis URL and --prefix (the store's key prefix: sess:
+              for connect-redis, scs:session: for redisstore): GET /logme on
+              A (an empty page), then at once GET the session's key from
+              Redis, 200 times: how often the answer came before the store
+              had the logme mark (the next request, on any replica, would
+              read the session without it).
 
 Only the standard library; every request goes to 127.0.0.1.
 """
@@ -133,6 +139,40 @@ def refresh(a, b, name, timeout):
         ("gone" if gone else "STILL THERE") + f" after {1.5 * timeout:.1f}s idle"
 
 
+def redis_get(url, key):
+    """GET key over a fresh connection (RESP by hand: the standard library
+    has no Redis client)."""
+    import socket
+    from urllib.parse import urlparse
+    u = urlparse(url)
+    db = (u.path or "/0").strip("/") or "0"
+    with socket.create_connection((u.hostname, u.port or 6379), timeout=5) as s:
+        f = s.makefile("rb")
+
+        def cmd(*args):
+            s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+            line = f.readline()
+            if line.startswith(b"$"):
+                n = int(line[1:])
+                return None if n < 0 else f.read(n + 2)[:-2]
+            if line.startswith(b"-"):
+                raise RuntimeError(line.decode().strip())
+            return line
+        cmd(b"SELECT", db.encode())
+        return cmd(b"GET", key.encode())
+
+
+def emptyrace(a, name, redis, prefix, trials):
+    early = 0
+    for _ in range(trials):
+        c, sid = start(a, name)
+        c.get(a, "/logme")
+        v = redis_get(redis, prefix + sid)
+        if v is None or b"logme" not in v:
+            early += 1
+    return early
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("a")
@@ -141,8 +181,16 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--n", type=int, default=50)
     p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--redis", help="the Redis URL, for emptyrace")
+    p.add_argument("--prefix", help="the store's key prefix, for emptyrace")
+    p.add_argument("--only", help="run only this measurement")
     args = p.parse_args()
     name = cookie_name(args.a)
+    if args.redis and args.prefix:
+        n = 200
+        print(f"emptyrace: GET /logme answered before the store had the mark {emptyrace(args.a, name, args.redis, args.prefix, n)} of {n} times")
+        if args.only == "emptyrace":
+            return
     counted = [increments(args.a, args.b, name, args.n) for _ in range(args.runs)]
     where = "2 replicas" if args.a != args.b else "1 replica"
     print(f"increments: {args.n} concurrent over {where}, {args.runs} runs: counted {counted}")

@@ -36,7 +36,7 @@
 // says so.
 //
 // Usage: node server.js --redis redis://127.0.0.1:PORT/0 [--timeout SECONDS]
-//                       [--port P] [--poll MS] [--name NAME]
+//                       [--port P] [--poll MS] [--name NAME] [--lazy-logme]
 // The replica binds 127.0.0.1 (port 0 unless --port: the kernel picks a free
 // one) and prints "listening on http://127.0.0.1:PORT/".
 'use strict'
@@ -56,8 +56,9 @@ const timeout = Number(arg('--timeout', '2'))
 const pollEvery = Number(arg('--poll', '100'))
 const redisURL = arg('--redis', '')
 const name = arg('--name', String(process.pid))
+const lazyLogme = process.argv.includes('--lazy-logme')
 if (!Number.isInteger(port) || !(timeout > 0) || !(pollEvery > 0) || !/^redis:\/\//.test(redisURL)) {
-  console.error('usage: node server.js --redis redis://HOST:PORT/DB [--timeout SECONDS] [--port P] [--poll MS] [--name NAME]')
+  console.error('usage: node server.js --redis redis://HOST:PORT/DB [--timeout SECONDS] [--port P] [--poll MS] [--name NAME] [--lazy-logme]')
   process.exit(2)
 }
 
@@ -115,7 +116,8 @@ const discovery = {
   sessionspec: 1,
   implementation: `express-session ${version('express-session')} + connect-redis ${version('connect-redis')}` +
     ` (redis ${version('redis')}, express ${version('express')}; rolling, resave false;` +
-    ` expiry notifications: adapter polling every ${pollEvery} ms by the replica that logged the session, the libraries have no hook)`,
+    ` expiry notifications: adapter polling every ${pollEvery} ms by the replica that logged the session, the libraries have no hook` +
+    (lazyLogme ? '; /logme saved when the response ends)' : '; /logme saves before answering)'),
   cookie: 'connect.sid',
   timeout_seconds: timeout,
   paths: { session: '/', expire: '/expire', logme: '/logme', expired: '/expired', counter: '/counter', clock: '' }
@@ -134,12 +136,29 @@ app.get('/expire', sessions, (req, res, next) => {
   })
 })
 
-app.get('/logme', sessions, (req, res) => {
-  if (!req.session.logme) {
-    req.session.logme = true
-    watched.add(req.sessionID)
+// The seed's logger page is empty. express-session saves a changed session
+// when the response ends, holding back the body's last byte until the store
+// has answered ("split response"); an empty body has no
+// byte to hold back, so the client has the whole answer before connect-redis
+// has written the session, and its next request, on another replica, can
+// read the session from before the change (measured: cluster_probe.py
+// --redis). express-session/index.js:264-375: res.end, writetop. So /logme saves explicitly before it answers, as express-session's
+// README advises for redirects (session.save); --lazy-logme leaves it to
+// express-session, to show the race.
+app.get('/logme', sessions, (req, res, next) => {
+  const answer = () => res.type('text/plain').send('')
+  if (req.session.logme) return answer()
+  req.session.logme = true
+  const sid = req.sessionID
+  if (lazyLogme) {
+    watched.add(sid)
+    return answer()
   }
-  res.type('text/plain').send('')
+  req.session.save((err) => {
+    if (err) return next(err)
+    watched.add(sid)
+    answer()
+  })
 })
 
 app.get('/counter', sessions, (req, res) => {
