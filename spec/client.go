@@ -278,7 +278,7 @@ func (u *User) Do(ctx context.Context, method, path, rawCookie string) (*Respons
 		}
 	}
 	req.Header.Set("User-Agent", "sessionspec/"+Version+" ("+u.Name+")")
-	ex := Exchange{User: u.evidenceName(req), Request: renderRequest(req)}
+	ex := Exchange{User: u.evidenceName(req), Request: u.target.renderRouted(req)}
 	resp, err := u.client.Do(req)
 	if err != nil {
 		ex.Err = unwrapURLError(err)
@@ -329,6 +329,16 @@ func (u *User) evidenceName(req *http.Request) string {
 		return u.Name
 	}
 	return fmt.Sprintf("%s -> replica %d %s", u.Name, u.replica, t.ReplicaURL(u.replica).Host)
+}
+
+// renderRouted renders a request as the replica it goes to receives it:
+// with that replica's Host.
+func (t *Target) renderRouted(req *http.Request) string {
+	s := renderRequest(req)
+	if i := replicaOf(req.Context()); i > 0 && i <= len(t.Replicas) && origin(req.URL) == origin(t.URL) {
+		s = strings.Replace(s, "\nHost: "+req.URL.Host+"\n", "\nHost: "+t.ReplicaURL(i).Host+"\n", 1)
+	}
+	return s
 }
 
 func renderRequest(req *http.Request) string {

@@ -272,8 +272,20 @@ func (p *Probe) Idle(d time.Duration) {
 // for just those ids, ?id=…, and read whole, streamed, when it does not
 // understand the question) or the lines the --run target printed. It
 // accepts bare uids and the seed's "Session <uid> has expired." lines.
+//
+// On a clustered target the feed is the union of every replica's (each
+// lists the notifications it fired): the counts are their sums.
 func (p *Probe) Notifications(ids ...string) map[string]int {
-	return p.NotificationsOn(0, ids...)
+	if len(p.T.Replicas) == 0 || p.T.ExpiredLines != nil {
+		return p.NotificationsOn(0, ids...)
+	}
+	sum := make(map[string]int, len(ids))
+	for i := range p.T.ReplicaCount() {
+		for id, n := range p.NotificationsOn(i, ids...) {
+			sum[id] += n
+		}
+	}
+	return sum
 }
 
 // NotificationsOn is Notifications from replica i's feed.
@@ -331,7 +343,7 @@ func (p *Probe) readFeedOn(replica int, path string, counts map[string]int) erro
 	if !p.T.sameOrigin(req.URL) {
 		return fmt.Errorf("%s is not on the target's origin: not contacted", req.URL)
 	}
-	ex := Exchange{User: (&User{Name: "feed", target: p.T, replica: replica}).evidenceName(req), Request: renderRequest(req)}
+	ex := Exchange{User: (&User{Name: "feed", target: p.T, replica: replica}).evidenceName(req), Request: p.T.renderRouted(req)}
 	client := p.T.client()
 	client.Timeout = 0 // bounded by the context and the byte limit below, not a whole-answer timeout
 	ctx, cancel := context.WithTimeout(req.Context(), max(p.T.RequestTimeout, time.Minute))
