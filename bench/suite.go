@@ -251,16 +251,17 @@ func runSuite(ctx context.Context, cfg *config, log io.Writer) (*suiteResult, er
 	}
 	add(long)
 
-	// 3. Twisted 22.4 through its adapter, as `make test-twisted` runs it.
-	checkSh := filepath.Join(cfg.root, "targets", "twisted", "check.sh")
-	if _, err := os.Stat(checkSh); err != nil {
-		add(&suiteRow{Name: "Twisted 22.4", Skipped: "targets/twisted/check.sh is not there"})
+	// 3. Twisted 22.4 through its adapter, as `make test-twisted` runs it
+	// (its manifest, targets/twisted/peer.json).
+	twisted := filepath.Join(cfg.root, "targets", "twisted")
+	if _, err := os.Stat(filepath.Join(twisted, "peer.json")); err != nil {
+		add(&suiteRow{Name: "Twisted 22.4", Skipped: "targets/twisted/peer.json is not there"})
 	} else {
-		tc := &suiteRow{Name: "Twisted 22.4, controlled clock (`check.sh controlled`)"}
-		timed(tc, 1, 3*time.Minute, "bash", checkSh, "controlled")
+		tc := &suiteRow{Name: "Twisted 22.4, controlled clock (`check --target targets/twisted:controlled`)"}
+		timed(tc, 1, 3*time.Minute, cfg.sessionspec, "check", "--target", twisted+":controlled")
 		add(tc)
-		tw := &suiteRow{Name: "Twisted 22.4, wall clock, `--timeout 2` (`check.sh wall`)"}
-		timed(tw, 1, 3*time.Minute, "bash", checkSh, "wall")
+		tw := &suiteRow{Name: "Twisted 22.4, wall clock, 2 s (`check --target targets/twisted:wall`)"}
+		timed(tw, 1, 3*time.Minute, cfg.sessionspec, "check", "--target", twisted+":wall")
 		add(tw)
 		// Sharded, against one seedsite on the wall clock.
 		if serial, err := readReport(filepath.Join(cfg.root, "reports", "twisted-wall.json")); err == nil {

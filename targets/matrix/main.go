@@ -9,9 +9,11 @@
 //	go run ./targets/matrix -run=false      render the reports already in reports/
 //	go run ./targets/matrix -only tomcat,scs
 //
-// Each run is a target's own check script (targets/NAME/check.sh), which
-// gates on its expectations file, or the reference checked directly. The
-// exit code is 0 when every run exited 0 (no outcome differs from its
+// The runs are every mode of every peer manifest (targets/*/peer.json, the
+// reference's included), each `sessionspec check --target
+// targets/NAME:MODE` at the mode's matrix_timeout, gated on the mode's
+// expectations file; -only takes their report names (NAME, or NAME-MODE
+// for a peer of several modes: `sessionspec peers` lists them). The exit code is 0 when every run exited 0 (no outcome differs from its
 // expectations), 1 when one differed, 2 when one could not run at all (a
 // missing toolchain fails loudly, it is never skipped); the page is written
 // either way.
@@ -23,7 +25,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -35,20 +36,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sessionspec/sessionspec/internal/peer"
 	"github.com/sessionspec/sessionspec/spec"
 )
 
-// The kinds of session an implementation keeps: the matrix groups its
-// columns by them.
+// The kinds of session an implementation keeps (a manifest's "kind"): the
+// matrix groups its columns by them.
 const (
-	// ServerStore keeps the session on the server (memory, a database) and
-	// gives the client only an id: the server can end a session and knows
-	// each session's latest state.
-	ServerStore = "server-side store"
-	// ClientCookie keeps the whole session in a signed cookie: the server
-	// keeps nothing, so it cannot revoke a cookie it issued, and every
-	// cookie it ever sent stays valid for its lifetime.
-	ClientCookie = "signed client-side cookie"
+	ServerStore  = peer.ServerStore
+	ClientCookie = peer.ClientCookie
+	Clustered    = peer.Clustered
 )
 
 // Run is one column of the matrix: one implementation in one mode.
@@ -73,48 +70,59 @@ type Run struct {
 	KindFirst bool   // the first column of its kind (set when the matrix is built)
 }
 
-// runs lists the columns in the order they are shown (and started): the
-// runs of one kind together, the server-side stores first.
-func runs(bin string, port int) []*Run {
-	return []*Run{
-		{Name: "reference-controlled", Kind: ServerStore, Impl: "sessionspec reference", Mode: "fake clock, 900 s", Browser: true,
-			Command: []string{bin, "check", "--name", "sessionspec reference (fake clock, default 900 s)",
-				"--json", "{reports}/reference-controlled.json", "--junit", "{reports}/reference-controlled.xml", "{browser}"}},
-		{Name: "reference-wall", Kind: ServerStore, Impl: "sessionspec reference", Mode: "wall clock, 4 s", Browser: true,
-			Command: []string{bin, "check", fmt.Sprintf("http://127.0.0.1:%d/", port),
-				"--run", fmt.Sprintf("exec %s serve --addr 127.0.0.1:%d --timeout 4s", bin, port),
-				"--name", "sessionspec reference (wall clock, 4 s)",
-				// The 900 s default cannot be waited for on this clock (exit
-				// 3, incomplete, without this), as for every wall-clock target.
-				"--allow-na", "TIMEOUT-004",
-				"--json", "{reports}/reference-wall.json", "--junit", "{reports}/reference-wall.xml", "{browser}"}},
-		{Name: "twisted-controlled", Kind: ServerStore, Impl: "Twisted 22.4", Mode: "task.Clock, 900 s", Expect: "targets/twisted/expect-controlled.txt", Browser: true,
-			Command: []string{"bash", "targets/twisted/check.sh", "controlled", "{browser}"}},
-		{Name: "twisted-wall", Kind: ServerStore, Impl: "Twisted 22.4", Mode: "wall clock, 2 s", Expect: "targets/twisted/expect-wall.txt", Browser: true,
-			Command: []string{"bash", "targets/twisted/check.sh", "wall", "{browser}"}},
-		{Name: "twisted-logger", Kind: ServerStore, Impl: "Twisted 22.4", Mode: "docs' ExpirationLogger, 5 s", Expect: "targets/twisted/expect-logger.txt",
-			Command: []string{"bash", "targets/twisted/check.sh", "logger"}},
-		// The wall-clock targets run a 4 s timeout here: the browser cases
-		// take a screenshot at every step, and on a loaded 2-core machine a
-		// scenario's steps between two visits of one user can take 2 s.
-		// tomcat-defaults (HTTP cases only) shows the default sweep; its
-		// 60 s period would fall inside a longer run's browser cases.
-		{Name: "tomcat", Kind: ServerStore, Impl: "Apache Tomcat 10.1", Mode: "wall clock, 4 s, sweep 1 s", Expect: "targets/tomcat/expect.txt", Browser: true,
-			Command: []string{"bash", "targets/tomcat/check.sh", "sweep", "{browser}"}, Env: []string{"TARGET_TIMEOUT=4"}},
-		{Name: "tomcat-defaults", Kind: ServerStore, Impl: "Apache Tomcat 10.1", Mode: "wall clock, 2 s, default sweep 60 s", Expect: "targets/tomcat/expect-defaults.txt",
-			Command: []string{"bash", "targets/tomcat/check.sh", "defaults"}},
-		{Name: "express", Kind: ServerStore, Impl: "express-session", Mode: "memorystore, wall clock, 4 s", Expect: "targets/express/expect.txt", Browser: true,
-			Command: []string{"bash", "targets/express/check.sh", "{browser}"}, Env: []string{"TARGET_TIMEOUT=4"}},
-		{Name: "scs", Kind: ServerStore, Impl: "scs v2", Mode: "memstore, wall clock, 4 s", Expect: "targets/scs/expect.txt", Browser: true,
-			Command: []string{"bash", "targets/scs/check.sh", "{browser}"}, Env: []string{"TARGET_TIMEOUT=4"}},
-		// Flask and Django start their adapters themselves (port 0) and run
-		// on the wall clock with the same 4 s as the other wall-clock
-		// targets; their expectations' browser outcomes were taken with it.
-		{Name: "django", Kind: ServerStore, Impl: "Django 3.2", Mode: "database sessions (SQLite), wall clock, 4 s", Expect: "targets/django/expect.txt", Browser: true,
-			Command: []string{"bash", "targets/django/check.sh", "{browser}"}, Env: []string{"TARGET_TIMEOUT=4"}},
-		{Name: "flask", Kind: ClientCookie, Impl: "Flask 2.2", Mode: "signed cookie, wall clock, 4 s", Expect: "targets/flask/expect.txt", Browser: true,
-			Command: []string{"bash", "targets/flask/check.sh", "{browser}"}, Env: []string{"TARGET_TIMEOUT=4"}},
+// runs lists the columns in the order they are shown (and started): every
+// mode of every peer manifest under root/targets (internal/peer), the runs
+// of one kind together in the order of peer.Kinds, the reference first.
+// Each run is `sessionspec check --target targets/NAME:MODE` with the
+// mode's matrix timeout, its report reports/RUN.json.
+func runs(root, bin string) ([]*Run, error) {
+	ms, err := peer.List(root)
+	if err != nil {
+		return nil, err
 	}
+	var out []*Run
+	for _, m := range ms {
+		for _, pr := range m.Runs() {
+			name := pr.Name()
+			cmd := []string{bin, "check", "--target", pr.Target(),
+				"--json", "{reports}/" + name + ".json", "--junit", "{reports}/" + name + ".xml"}
+			about := pr.About
+			if pr.MatrixTimeout != pr.Timeout {
+				cmd = append(cmd, "--timeout", pr.MatrixTimeout.String())
+				about = retime(about, pr.Timeout, pr.MatrixTimeout)
+			}
+			r := &Run{Name: name, Kind: m.Kind, Impl: m.Impl, Mode: about, Browser: pr.Browser, Command: append(cmd, "{browser}")}
+			if pr.Expect != "" {
+				r.Expect = filepath.ToSlash(filepath.Join("targets", m.Name, filepath.Base(pr.Expect)))
+			}
+			out = append(out, r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *Run) int { return kindIndex(a.Kind) - kindIndex(b.Kind) })
+	return out, nil
+}
+
+func kindIndex(k string) int {
+	if i := slices.Index(peer.Kinds, k); i >= 0 {
+		return i
+	}
+	return len(peer.Kinds)
+}
+
+// retime says the matrix's timeout in a mode's description: "wall clock,
+// 2 s" becomes "wall clock, 4 s"; a description that does not name the
+// timeout gets it added.
+func retime(about string, from, to time.Duration) string {
+	say := func(d time.Duration) string {
+		if d%time.Second == 0 {
+			return fmt.Sprintf("%d s", d/time.Second)
+		}
+		return d.String()
+	}
+	if strings.Contains(about, say(from)) {
+		return strings.Replace(about, say(from), say(to), 1)
+	}
+	return about + ", " + say(to)
 }
 
 func main() {
@@ -126,13 +134,14 @@ func main() {
 	bin := flag.String("sessionspec", "bin/sessionspec", "the sessionspec binary (built by make matrix)")
 	snapshot := flag.String("snapshot", "", "also write the Markdown matrix, without links, to this file (e.g. targets/MATRIX.md)")
 	runTimeout := flag.Duration("run-timeout", 5*time.Minute, "bound on one run")
+	root := flag.String("root", ".", "the repository `directory` whose targets/*/peer.json are the runs")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	code, err := matrix(ctx, options{
 		run: *run, jobs: *jobs, only: *only, browser: *browserMode, reports: *reports,
-		bin: *bin, snapshot: *snapshot, runTimeout: *runTimeout,
+		bin: *bin, snapshot: *snapshot, runTimeout: *runTimeout, root: *root,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "matrix: %v\n", err)
@@ -149,6 +158,7 @@ type options struct {
 	bin        string
 	snapshot   string
 	runTimeout time.Duration
+	root       string
 }
 
 func matrix(ctx context.Context, o options) (int, error) {
@@ -156,11 +166,10 @@ func matrix(ctx context.Context, o options) (int, error) {
 	if err := os.MkdirAll(filepath.Join(o.reports, "logs"), 0o755); err != nil {
 		return 2, err
 	}
-	port, err := freePort()
+	all, err := runs(o.root, o.bin)
 	if err != nil {
 		return 2, err
 	}
-	all := runs(o.bin, port)
 	selected := map[string]bool{}
 	for n := range strings.SplitSeq(o.only, ",") {
 		if n = strings.TrimSpace(n); n != "" {
@@ -340,15 +349,6 @@ func load(r *Run, reports string) {
 		r.Exit = rep.ExitCode
 		r.Seconds = rep.Seconds
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // machine describes where the matrix ran, for the page.

@@ -117,8 +117,12 @@ func TestRenderFromReports(t *testing.T) {
 func TestKinds(t *testing.T) {
 	kinds := map[string]string{}
 	last := ""
-	for _, r := range runs("bin/sessionspec", 1) {
-		if r.Kind != ServerStore && r.Kind != ClientCookie {
+	all, err := runs("../..", "bin/sessionspec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		if r.Kind != ServerStore && r.Kind != ClientCookie && r.Kind != Clustered {
 			t.Errorf("%s: kind %q", r.Name, r.Kind)
 		}
 		if prev, ok := kinds[r.Kind]; ok && last != r.Kind {
@@ -126,8 +130,8 @@ func TestKinds(t *testing.T) {
 		}
 		kinds[r.Kind], last = r.Name, r.Kind
 	}
-	for name, kind := range map[string]string{"flask": ClientCookie, "django": ServerStore, "scs": ServerStore} {
-		if !slices.ContainsFunc(runs("bin/sessionspec", 1), func(r *Run) bool { return r.Name == name && r.Kind == kind }) {
+	for name, kind := range map[string]string{"flask": ClientCookie, "django": ServerStore, "scs": ServerStore, "reference-fake": ServerStore, "tomcat-defaults": ServerStore} {
+		if !slices.ContainsFunc(all, func(r *Run) bool { return r.Name == name && r.Kind == kind }) {
 			t.Errorf("no run %s of kind %s", name, kind)
 		}
 	}
