@@ -23,7 +23,8 @@ import (
 // ReplayOptions shape the pages of a replay.
 type ReplayOptions struct {
 	// ShotWidth is the width, in pixels, the screenshots are scaled down
-	// to (0: as Chromium took them).
+	// to (0: as Chromium took them). Every screenshot is also cut below
+	// what the page shows (its blank rows, but for a margin).
 	ShotWidth int
 	// JPEG embeds the screenshots as JPEG (quality 80) rather than PNG:
 	// smaller pages, for examples kept in a repository.
@@ -260,20 +261,15 @@ func codeParts(p textPart) []textPart {
 	return out
 }
 
-// shotURL is a screenshot as a data: URI, scaled down to o.ShotWidth and
-// as JPEG if asked; it returns the width and the bytes embedded.
+// shotURL is a screenshot as a data: URI: trimmed of the blank rows
+// below what the page shows (trimBlank), scaled down to o.ShotWidth and
+// as JPEG if asked. It returns the width and the bytes embedded.
 func shotURL(pngData []byte, o ReplayOptions) (template.URL, int, int, error) {
-	if o.ShotWidth <= 0 && !o.JPEG {
-		cfg, err := png.DecodeConfig(bytes.NewReader(pngData))
-		if err != nil {
-			return "", 0, 0, err
-		}
-		return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(pngData)), cfg.Width, len(pngData), nil
-	}
 	img, err := png.Decode(bytes.NewReader(pngData))
 	if err != nil {
 		return "", 0, 0, err
 	}
+	img = trimBlank(img, 16)
 	if b := img.Bounds(); o.ShotWidth > 0 && b.Dx() > o.ShotWidth {
 		img = scaleDown(img, o.ShotWidth)
 	}
@@ -290,6 +286,35 @@ func shotURL(pngData []byte, o ReplayOptions) (template.URL, int, int, error) {
 	}
 	// Safe: a fixed media type and base64.
 	return template.URL("data:" + media + ";base64," + base64.StdEncoding.EncodeToString(buf.Bytes())), img.Bounds().Dx(), buf.Len(), nil
+}
+
+// trimBlank cuts the rows at the bottom of img that are all the colour of
+// its bottom-left pixel (the page's background below its text), keeping
+// margin of them.
+func trimBlank(img image.Image, margin int) image.Image {
+	b := img.Bounds()
+	bg := img.At(b.Min.X, b.Max.Y-1)
+	br, bgG, bb, ba := bg.RGBA()
+	last := b.Min.Y // the last row that is not blank, +1
+	for y := b.Max.Y - 1; y >= b.Min.Y && last == b.Min.Y; y-- {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if r, g, bl, a := img.At(x, y).RGBA(); r != br || g != bgG || bl != bb || a != ba {
+				last = y + 1
+				break
+			}
+		}
+	}
+	h := min(last+margin, b.Max.Y)
+	if h <= b.Min.Y || h == b.Max.Y {
+		return img
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), h-b.Min.Y))
+	for y := b.Min.Y; y < h; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			dst.Set(x-b.Min.X, y-b.Min.Y, img.At(x, y))
+		}
+	}
+	return dst
 }
 
 // scaleDown scales img down to width w (the height in proportion),
@@ -408,7 +433,7 @@ var replayTemplate = template.Must(template.New("replay").Funcs(funcs).Parse(`
 <h1>{{.Title}}</h1>
 <div class="exit"><b>{{.Verdict.Meaning}}</b></div>
 </header>
-<p class="meta">The seed's own text, paragraph by paragraph ({{.W.Walkthrough.Source}}), beside what the target did when a headless Chromium followed it: each step's screenshot, the cookie jar afterwards, and the verdict on the sentence the step checks, highlighted in the paragraph (green: it held; red: it did not; the small numbers are the steps).</p>
+<p class="meta">The seed's own text, paragraph by paragraph ({{.W.Walkthrough.Source}}), beside what the target did when a headless Chromium followed it: each step's screenshot (cut below the page's last line), the cookie jar afterwards, and the verdict on the sentence the step checks, highlighted in the paragraph (green: it held; red: it did not; the small numbers are the steps).</p>
 {{template "facts" .R}}
 {{range .Paragraphs}}<section class="para">
 <blockquote class="seed"><q>{{template "text" .Parts}}</q></blockquote>

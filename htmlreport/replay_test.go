@@ -89,3 +89,22 @@ func TestScaleDown(t *testing.T) {
 		t.Errorf("pixel (0,0) is %d, want the average 127", r>>8)
 	}
 }
+
+// trimBlank cuts the blank rows below the last drawn one, keeping the
+// margin; a page drawn to its bottom is left whole.
+func TestTrimBlank(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 10, 100))
+	for y := range 100 {
+		for x := range 10 {
+			img.Set(x, y, color.White)
+		}
+	}
+	img.Set(3, 20, color.Black)
+	if got := trimBlank(img, 16).Bounds(); got.Dx() != 10 || got.Dy() != 37 {
+		t.Errorf("trimmed to %v, want 10×37", got)
+	}
+	img.Set(3, 99, color.Black)
+	if got := trimBlank(img, 16).Bounds(); got.Dy() != 100 {
+		t.Errorf("trimmed to %v, want it whole", got)
+	}
+}
