@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and checks everything `make test` needs on a Debian machine:
-#   - Debian packages chromium, python3-twisted, twisted-doc, wrk, redis-server
+#   - Debian packages chromium, python3-twisted, python3-autobahn (the Twisted
+#     peer's WebSocket and the replay test), twisted-doc, wrk, redis-server
 #     (only the missing ones; apt-get update runs once, and only then);
 #   - Node.js (runs the GOOS=js test binaries);
 #   - the Go modules of go.mod (go mod download).
@@ -23,7 +24,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 TWISTED_PYTHON="${TWISTED_PYTHON:-/usr/bin/python3}"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
-DEB_PACKAGES=(chromium python3-twisted twisted-doc wrk redis-server)
+DEB_PACKAGES=(chromium python3-twisted python3-autobahn twisted-doc wrk redis-server)
 
 say() { printf 'deps: %s\n' "$*"; }
 die() { printf 'deps: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -88,8 +89,8 @@ rm -f "$profile.err"
 say "chromium headless OK: $("$CHROMIUM" --version 2>/dev/null | head -n1)"
 
 [[ -x $TWISTED_PYTHON ]] || die "TWISTED_PYTHON=$TWISTED_PYTHON not found or not executable"
-tw=$("$TWISTED_PYTHON" -c 'import sys, twisted; print(twisted.__version__, "python", sys.version.split()[0])') ||
-	die "$TWISTED_PYTHON cannot import twisted"
+tw=$("$TWISTED_PYTHON" -c 'import sys, twisted, autobahn; print(twisted.__version__, "python", sys.version.split()[0])') ||
+	die "$TWISTED_PYTHON cannot import twisted and autobahn"
 say "twisted $tw at TWISTED_PYTHON=$TWISTED_PYTHON"
 path_py=$(command -v python3 || true)
 if [[ -n $path_py ]] && ! "$path_py" -c 'import twisted' 2>/dev/null; then
