@@ -161,6 +161,13 @@ deps-targets: bin/sessionspec ## install what every peer's manifest (targets/*/p
 test-targets: deps-targets ## the peers' modes with "stage": "test-targets" in their manifests (Tomcat, express-session, scs, Flask, Django: HTTP cases, wall clock, 2 s) against their expectations; fails if one differs or cannot run
 	$(call check-peers,test-targets)
 
+.PHONY: readme-peers
+readme-peers: bin/sessionspec ## regenerate README.md's table of peers (between its peers markers) from targets/*/peer.json
+	@bin/sessionspec peers --markdown > bin/peers.md
+	@awk 'FNR == NR { t = t $$0 "\n"; next } /^<!-- \/peers -->/ { skip = 0 } !skip { print } /^<!-- peers/ { printf "%s", t; skip = 1 }' bin/peers.md README.md > README.md.tmp
+	@mv README.md.tmp README.md
+	@echo "README.md: $$(grep -c '^| `targets/' bin/peers.md) peer modes"
+
 # Arguments for `make matrix`, e.g. MATRIX_ARGS='-only tomcat,scs' or '-run=false'.
 MATRIX_ARGS ?=
 matrix: deps deps-targets build ## every peer's every mode (targets/*/peer.json), HTTP and browser cases, 2 at a time: reports/matrix.{html,md}, targets/MATRIX.md

@@ -225,6 +225,7 @@ func peers(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stage := fs.String("stage", "", "only the modes of this make test `stage`")
 	names := fs.Bool("names", false, "print only targets/NAME:MODE, one a line")
 	asJSON := fs.Bool("json", false, "print the manifests as JSON")
+	markdown := fs.Bool("markdown", false, "print the modes as the Markdown table of README.md (make readme-peers)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -256,6 +257,10 @@ func peers(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(out)
+		return exitOK
+	}
+	if *markdown {
+		fmt.Fprint(stdout, peersMarkdown(ms))
 		return exitOK
 	}
 	for _, m := range ms {
@@ -339,3 +344,26 @@ func peersInstall(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	return code
 }
+
+// peersMarkdown is the table of every mode of every peer, as README.md
+// shows it between its peers markers.
+func peersMarkdown(ms []*peer.Manifest) string {
+	var b strings.Builder
+	b.WriteString("| `--target` | kind | implementation | mode | expectations | make test |\n|---|---|---|---|---|---|\n")
+	for _, m := range ms {
+		for _, r := range m.Runs() {
+			expect := "every MUST case"
+			if r.Expect != "" {
+				expect = "`" + filepath.ToSlash(filepath.Join(m.Name, filepath.Base(r.Expect))) + "`"
+			}
+			stage := ""
+			if r.Stage != "" {
+				stage = "`" + r.Stage + "`"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", r.Target(), m.Kind, mdCell(m.Impl), mdCell(r.About), expect, stage)
+		}
+	}
+	return b.String()
+}
+
+func mdCell(s string) string { return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s) }

@@ -252,3 +252,25 @@ func TestRepositoryManifests(t *testing.T) {
 		t.Errorf("peers --names --stage test-twisted:\n%s", got)
 	}
 }
+
+// README.md's table of peers is the manifests' (make readme-peers).
+func TestReadmeListsThePeers(t *testing.T) {
+	ms, err := peer.List("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "<!-- peers")
+	end := strings.Index(readme, "<!-- /peers -->")
+	if start < 0 || end < start {
+		t.Fatal("README.md has no <!-- peers --> … <!-- /peers --> block")
+	}
+	got := readme[strings.Index(readme[start:], "\n")+start+1 : end]
+	if want := peersMarkdown(ms); got != want {
+		t.Errorf("README.md's table of peers differs from the manifests: run make readme-peers\nREADME:\n%s\nmanifests:\n%s", got, want)
+	}
+}
