@@ -194,35 +194,48 @@ var clusterCases = []Case{
 		// MUST: TIMEOUT-003 is MUST; the replicas are one site, so a visit
 		// to any of them is an access to the session.
 		ID: "CLUSTER-004", Level: Must, Area: "cluster", Source: SessionEndings,
-		Title: "visits alternating between replicas keep a session alive across more than two timeouts",
+		Title: "visits alternating between replicas keep a session alive across more than two timeouts, on every replica, the one that made it included",
 		Seed:  "Keep visiting it to keep your session active.",
 		Needs: []Resource{Replicas, Time},
 		Check: func(p *Probe) {
 			// As TIMEOUT-003: visits up to three quarters of a timeout apart
 			// (never more than Alive, which leaves a whole-second store its
-			// second), each on the next replica.
+			// second), spanning more than two timeouts. They alternate over
+			// the replicas but replica 0, which made the session and then
+			// hears of it only through what the others share: a replica
+			// whose refresh stays local, or one that ends a session by its
+			// own stale deadline, cannot hide behind visits of its own
+			// (with two replicas the visits are all on replica 1, since
+			// replica 1 and 0 alternating a short step apart would keep a
+			// session alive that only ever refreshes on replica 0). Then
+			// replica 0 must still find it.
 			n := p.Replicas()
 			step := min(p.T.Timeout*3/4, p.Alive())
 			visits := int(2*p.T.Timeout/step) + 1
-			p.NeedTime(time.Duration(visits)*step + p.Full())
+			p.NeedTime(time.Duration(visits+1)*step + p.Full())
 			u := p.User("alice")
 			sent := time.Now()
 			id := p.Visit(u.On(0))
 			took := time.Since(sent)
-			for i := range visits {
+			prev := 0
+			visit := func(i, on int) {
 				p.Idle(step)
-				on := (i + 1) % n
 				sent = time.Now()
 				got := p.Visit(u.On(on))
 				if got != id && !p.T.Controlled() && took > p.T.Tolerance {
-					p.Abort("visit %d (replica %d) found a new session, but the previous answer took %s (tolerance %s): the target answered too slowly to judge its refresh", i+1, on, took.Round(time.Millisecond), p.T.Tolerance)
+					p.Abort("visit %d (replica %d) found a new session, but the previous answer took %s (tolerance %s): the target answered too slowly to judge its refresh", i, on, took.Round(time.Millisecond), p.T.Tolerance)
 				}
 				took = time.Since(sent)
 				p.Expect(got).To(Equal(id),
-					"visit %d, on replica %d, %s after the previous one on replica %d (%s after the session began; timeout %s): a visit on any replica must restart the session's timeout on all of them (a refresh that stays on the replica that saw the visit lets the session die)",
-					i+1, on, step, i%n, time.Duration(i+1)*step, p.T.Timeout)
+					"visit %d, on replica %d, %s after the previous one on replica %d (%s after the session began on replica 0; timeout %s): a visit on any replica must restart the session's timeout on all of them (a refresh that stays on the replica that saw the visit, or a replica that ends the session by a deadline it alone kept, lets it die)",
+					i, on, step, prev, time.Duration(i)*step, p.T.Timeout)
+				prev = on
 			}
-			on := (visits + 1) % n
+			for i := range visits {
+				visit(i+1, 1+i%(n-1))
+			}
+			visit(visits+1, 0)
+			on := n - 1
 			p.Idle(p.Full())
 			p.Expect(p.Visit(u.On(on))).NotTo(Equal(id), "the visits kept the session alive, but %s after the last one it must be gone, on replica %d too", p.Full(), on)
 		},
