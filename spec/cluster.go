@@ -178,7 +178,7 @@ var clusterCases = []Case{
 				replay := p.User(fmt.Sprintf("alice-replaying-her-jar-%d", i))
 				replay.Restore(snap)
 				p.Expect(p.Visit(replay.On(i))).NotTo(Equal(old),
-					"the session was expired on replica %d; the very next request to replica %d, with the cookies alice held before, was served the expired session: replica %d still holds it (a local copy or cache that the expiry did not reach)", last, i, i)
+					"the session was expired on replica %d; the very next request to replica %d, with the cookies alice held before, was served the expired session: replica %d still accepts it (a local copy or cache that the expiry did not reach, or state kept in the cookie itself, which no replica can revoke)", last, i, i)
 				if counted > 0 {
 					replay.Restore(snap)
 					c, _ := p.counterOn(replay.On(i))
@@ -355,7 +355,7 @@ var clusterCases = []Case{
 			slices.Sort(dup)
 			final := p.Count(u.On(0))
 			p.Expect(final).To(BeNumerically(">=", start+ok+1),
-				"after %d increments answered 200 (from count %d), the next visit on replica 0 must count %d; it counts %d: %d increments were lost (a read-modify-write that another replica's write overwrote)",
+				"after %d increments answered 200 (from count %d), the next visit on replica 0 must count %d; it counts %d: %d increments were lost (requests that read the same count and each wrote back their own: a read-modify-write of the store, or a count carried in the cookie)",
 				ok, start, start+ok+1, final, start+ok+1-final)
 			p.Expect(dup).To(BeEmpty(), "concurrent increments answered the same value: two requests read the same count and each wrote back its own +1, so one increment was lost")
 			p.Expect(final).To(BeNumerically("<=", start+concurrentIncrements+1),

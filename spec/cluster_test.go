@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessionspec/sessionspec/contract"
+	"github.com/sessionspec/sessionspec/fakeclock"
 	"github.com/sessionspec/sessionspec/internal/faulty"
 	"github.com/sessionspec/sessionspec/spec"
 )
@@ -105,5 +106,35 @@ func TestClusterCasesNotApplicableAlone(t *testing.T) {
 	}
 	if rep.ExitCode != spec.ExitPass || len(rep.Summary.Incomplete) > 0 {
 		t.Errorf("exit %d, incomplete %v; want 0", rep.ExitCode, rep.Summary.Incomplete)
+	}
+}
+
+// A signed-cookie site (all its state in the cookie, the secret shared)
+// is one session on every replica and refreshes on any: it passes the
+// session and timeout cases. It cannot make expire final nor keep
+// concurrent increments, as on one replica (EXPIRE-002, EXPIRE-005).
+func TestSignedCookieCluster(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clocks := make([]*fakeclock.Fake, faulty.ClusterReplicas)
+	for i := range clocks {
+		clocks[i] = fakeclock.NewFake(start)
+	}
+	target, err := spec.ClusterTarget(context.Background(), faulty.NewSignedCluster(clocks, contract.DefaultTimeout)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := spec.Run(context.Background(), target, spec.Options{LabelFilter: "cluster"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]spec.Outcome{"CLUSTER-001": spec.Passed, "CLUSTER-002": spec.NotApplicable, "CLUSTER-003": spec.Failed,
+		"CLUSTER-004": spec.Passed, "CLUSTER-005": spec.NotApplicable, "CLUSTER-006": spec.NotApplicable, "CLUSTER-007": spec.Failed}
+	for _, r := range rep.Results {
+		if r.Outcome != want[r.ID] {
+			t.Errorf("%s: %s, want %s: %s", r.ID, r.Outcome, want[r.ID], r.Message)
+		} else if r.Outcome == spec.Failed {
+			t.Logf("%s: %s", r.ID, strings.SplitN(r.Message, "\n", 2)[0])
+		}
 	}
 }

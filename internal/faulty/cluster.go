@@ -292,3 +292,24 @@ func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	s.mu.Unlock()
 	answer(w, http.StatusOK, body)
 }
+
+// NewSignedCluster returns replicas of the signed-cookie store of
+// SignedCookieRevives, one per clock, sharing its secret: a site whose
+// whole session state is in the cookie is a cluster by nature. It keeps
+// one session and its counter on every replica and refreshes on any, but
+// cannot make /expire final (the old cookie replayed elsewhere is still
+// valid) nor count concurrent increments (each carries the same state).
+func NewSignedCluster(clocks []*fakeclock.Fake, timeout time.Duration) []http.Handler {
+	var hs []http.Handler
+	var key []byte
+	for _, c := range clocks {
+		s := newSignedStore(storeConfig{name: "faulty signed-cookie cluster", cookie: contract.CookieName, timeout: timeout,
+			clock: c, fake: c, discovery: true}, false)
+		if key == nil {
+			key = s.key
+		}
+		s.key = key
+		hs = append(hs, s)
+	}
+	return hs
+}
