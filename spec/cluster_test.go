@@ -2,8 +2,10 @@ package spec_test
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,6 +137,73 @@ func TestSignedCookieCluster(t *testing.T) {
 			t.Errorf("%s: %s, want %s: %s", r.ID, r.Outcome, want[r.ID], r.Message)
 		} else if r.Outcome == spec.Failed {
 			t.Logf("%s: %s", r.ID, strings.SplitN(r.Message, "\n", 2)[0])
+		}
+	}
+}
+
+// tamper wraps a replica's handler: from its second clock advance on,
+// change does what it likes with the request (the first is the run's own
+// check of the clock).
+func tamper(h http.Handler, change func(w http.ResponseWriter, r *http.Request) bool) http.Handler {
+	var advances atomic.Int32
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == contract.PathClock && advances.Add(1) > 1 && change(w, r) {
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// The replicas' clocks are one controlled clock: replicas that disagree
+// are a harness error naming both, a replica that refuses an advance or
+// lands elsewhere than the run asked ends the case as an error naming it.
+func TestClusterClockIsEveryReplicas(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clocks := []*fakeclock.Fake{fakeclock.NewFake(start), fakeclock.NewFake(start), fakeclock.NewFake(start.Add(5 * time.Second))}
+	var hs []http.Handler
+	for _, r := range faulty.NewCluster(faulty.ClusterHonest, clocks, contract.DefaultTimeout) {
+		hs = append(hs, r)
+	}
+	target, err := spec.ClusterTarget(context.Background(), hs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spec.Run(context.Background(), target, spec.Options{LabelFilter: "CLUSTER-004"}); err == nil ||
+		!strings.Contains(err.Error(), "replica 0's clock") || !strings.Contains(err.Error(), "replica 2's") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("skewed replicas: %v; want a one-line harness error naming replicas 0 and 2", err)
+	} else {
+		t.Logf("skewed: %v", err)
+	}
+
+	for name, tc := range map[string]struct {
+		change func(w http.ResponseWriter, r *http.Request) bool
+		want   string
+	}{
+		"moved": {func(_ http.ResponseWriter, r *http.Request) bool {
+			d, _ := time.ParseDuration(r.URL.Query().Get("advance"))
+			r.URL.RawQuery = "advance=" + (d + time.Second).String()
+			return false
+		}, "replica 1's clock"},
+		"refused": {func(w http.ResponseWriter, _ *http.Request) bool {
+			http.Error(w, "no", http.StatusForbidden)
+			return true
+		}, "answered 403"},
+	} {
+		hs := faulty.NewClusterHandlers(faulty.ClusterHonest, 3, start, contract.DefaultTimeout)
+		hs[1] = tamper(hs[1], tc.change)
+		target, err := spec.ClusterTarget(context.Background(), hs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := spec.Run(context.Background(), target, spec.Options{LabelFilter: "CLUSTER-004"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := rep.Results[0]; r.Outcome != spec.Errored || !strings.Contains(r.Message, tc.want) || rep.ExitCode != spec.ExitHarness {
+			t.Errorf("%s: %s %q, exit %d; want an error naming %q, exit 2", name, r.Outcome, r.Message, rep.ExitCode, tc.want)
+		} else {
+			t.Logf("%s: %s", name, r.Message)
 		}
 	}
 }
