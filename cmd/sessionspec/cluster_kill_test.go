@@ -24,13 +24,13 @@ import (
 func TestClusterSIGKILLMidSweep(t *testing.T) {
 	t.Parallel()
 	const (
-		timeout = 10 * time.Second
-		storm   = 4000 // sessions that fall due at once
-		live    = 150  // sessions that must outlive the kill
-		batch   = "4"  // sessions per sweep script: a long storm, to be killed in
+		timeout    = 10 * time.Second
+		storm      = 4000 // sessions that fall due at once
+		live       = 150  // sessions that must outlive the kill
+		sweepBatch = 4    // sessions per sweep script: a long storm, to be killed in
 	)
 	srv := redistest.New(t)
-	args := []string{"--fake-clock", "--timeout", "10s", "--sweep-batch", batch}
+	args := []string{"--fake-clock", "--timeout", "10s", "--sweep-batch", strconv.Itoa(sweepBatch)}
 	rs := startReplicas(t, srv.URL, 3, args...)
 	rdb, err := cluster.NewClient(srv.URL)
 	if err != nil {
@@ -61,7 +61,7 @@ func TestClusterSIGKILLMidSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 		if n > 0 {
-			stopProcess(victim)
+			stopProcess(t, victim)
 			break
 		}
 		select {
@@ -123,8 +123,10 @@ func TestClusterSIGKILLMidSweep(t *testing.T) {
 	if bad > 0 || len(count) != storm+live {
 		t.Fatalf("%d sessions not notified exactly once; %d notified in all, want %d", bad, len(count), storm+live)
 	}
-	if int64(len(feeds[victim.name])) != firedByVictim {
-		t.Fatalf("the killed replica's feed has %d lines, %d when it was stopped", len(feeds[victim.name]), firedByVictim)
+	// A script r0 had sent before it stopped may have run after the count:
+	// at most one batch more.
+	if n := int64(len(feeds[victim.name])); n < firedByVictim || n > firedByVictim+sweepBatch {
+		t.Fatalf("the killed replica's feed has %d lines, %d when it was stopped (batch %d)", n, firedByVictim, sweepBatch)
 	}
 	if n, _ := rdb.ZCard(ctx, cluster.DeadlinesKey(cluster.DefaultPrefix)).Result(); n != 0 {
 		t.Fatalf("%d sessions live at 21 s", n)
@@ -139,8 +141,8 @@ func TestClusterSIGKILLMidSweep(t *testing.T) {
 		t.Fatalf("restarted r0's clock: %d %q, want 21 s past the epoch", code, body)
 	}
 	_, whole := clusterGet(t, http.DefaultClient, again.url, "/expired", "")
-	if got := strings.Count(whole, "\n"); int64(got) != firedByVictim {
-		t.Fatalf("restarted r0 serves %d lines of its feed, want %d", got, firedByVictim)
+	if got := strings.Count(whole, "\n"); got != len(feeds[victim.name]) {
+		t.Fatalf("restarted r0 serves %d lines of its feed, want %d", got, len(feeds[victim.name]))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/sessionspec/sessionspec/cluster"
 	"github.com/sessionspec/sessionspec/contract"
 	"github.com/sessionspec/sessionspec/internal/redistest"
+	"github.com/sessionspec/sessionspec/spec"
 )
 
 // replica is one `sessionspec serve --store` process.
@@ -267,5 +269,82 @@ func TestClusterServeFlags(t *testing.T) {
 	}
 }
 
-// stopProcess is SIGSTOP, for holding a replica where it is.
-func stopProcess(r *replica) { r.cmd.Process.Signal(syscall.SIGSTOP) }
+// stopProcess holds a replica where it is: SIGSTOP, then a wait (at most
+// 5 s) until every thread of it has stopped, so that it sends nothing
+// more.
+func stopProcess(t *testing.T, r *replica) {
+	t.Helper()
+	pid := r.cmd.Process.Pid
+	r.cmd.Process.Signal(syscall.SIGSTOP)
+	deadline := time.Now().Add(5 * time.Second)
+	for !allStopped(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica %s (pid %d) did not stop within 5 s of SIGSTOP", r.name, pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allStopped reports whether every thread of pid is stopped (state T).
+func allStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		// pid (comm) STATE ...: comm may hold spaces and parentheses.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
+
+// The suite in cluster mode against three `serve --store` replicas on one
+// Redis: on their fake clocks (the 900 s default, so every MUST case
+// applies) it exits 0 with every CLUSTER case passing. The replicas serve
+// no WebSocket (package cluster does not attach sockets), so those cases
+// are allowed to be n/a.
+func TestCheckClusterOnRedisFakeClock(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	rs := startReplicas(t, srv.URL, 3, "--fake-clock")
+	o := sessionspec(t, "check", rs[0].url+"/", "--replica", rs[1].url+"/", "--replica", rs[2].url+"/")
+	clusterRunPassed(t, o)
+}
+
+// On the wall clock with a 2 s timeout: every MUST case passes but the
+// default timeout's, which cannot be checked there.
+func TestCheckClusterOnRedisWallClock(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	rs := startReplicas(t, srv.URL, 3, "--timeout", "2s")
+	o := sessionspec(t, "check", rs[0].url+"/", "--replica", rs[1].url+"/", "--replica", rs[2].url+"/", "--allow-na", "TIMEOUT-004")
+	clusterRunPassed(t, o)
+}
+
+// clusterRunPassed: exit 0, every case passed but the WebSocket cases
+// (n/a) and those allowed n/a, and CLUSTER cases among them.
+func clusterRunPassed(t *testing.T, o outcome) {
+	t.Helper()
+	if o.code != 0 || o.report == nil {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", o.code, o.stdout, o.stderr)
+	}
+	n := 0
+	for _, r := range o.report.Results {
+		if strings.HasPrefix(r.ID, "CLUSTER-") {
+			n++
+		}
+		if r.Outcome != spec.Passed && !(r.Outcome == spec.NotApplicable && (r.AllowedNA || r.Area == "websocket")) {
+			t.Errorf("%s: %s %s", r.ID, r.Outcome, r.Message)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no CLUSTER case ran")
+	}
+}
