@@ -101,7 +101,7 @@ test-js: ## go test JS_PKGS as GOOS=js, run by node
 run: ## go run ./cmd/sessionspec check RUN_ARGS
 	$(GO) run ./cmd/sessionspec check $(RUN_ARGS)
 
-bench: ## side-by-side run (about 8 min, 127.0.0.1 only): reference vs Twisted 22.4 vs bare net/http under wrk, memory per session, expiry storm, fake clocks, suite times; writes BENCHMARKS.md and bench/plots/
+bench: ## side-by-side run (about 11 min, 127.0.0.1 only): reference vs Twisted 22.4 vs bare net/http under wrk, memory per session, expiry storm, fake clocks, suite times, the reference on Redis and as three replicas (-only cluster); writes BENCHMARKS.md and bench/plots/
 	$(call stage,bench: build bin/sessionspec and bin/bench (bench/ is a module of its own))
 	$(GO) build -o bin/sessionspec ./cmd/sessionspec
 	cd bench && $(GO) build -o ../bin/bench .

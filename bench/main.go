@@ -15,9 +15,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -30,18 +32,19 @@ type config struct {
 	plots       string // directory of the plots
 	profiles    string // directory of the profiles (not committed)
 
-	reps        int
-	wrkDuration time.Duration
-	memSizes    []int
-	stormN      int
-	clockSizes  []int
-	clockBudget map[int]time.Duration
-	budget      time.Duration
-	only        []string
-	long        bool // also the wall-clock run with the 900 s default (about 50 min)
+	reps          int
+	wrkDuration   time.Duration
+	memSizes      []int
+	stormN        int
+	clusterStormN int // the cluster section's storm (HTTP, three replicas)
+	clockSizes    []int
+	clockBudget   map[int]time.Duration
+	budget        time.Duration
+	only          []string
+	long          bool // also the wall-clock run with the 900 s default (about 50 min)
 }
 
-var sections = []string{"hotpath", "throughput", "memory", "storm", "clocks", "suite"}
+var sections = []string{"hotpath", "throughput", "memory", "storm", "clocks", "suite", "cluster"}
 
 func main() {
 	if len(os.Args) > 2 && os.Args[1] == "child" {
@@ -73,7 +76,7 @@ func run() int {
 	flag.StringVar(&cfg.out, "out", "", "the report to write (default ROOT/BENCHMARKS.md)")
 	flag.IntVar(&cfg.reps, "reps", 8, "wrk runs per configuration, interleaved")
 	flag.DurationVar(&cfg.wrkDuration, "wrk-duration", 2*time.Second, "length of one wrk run (whole seconds: wrk takes no fractions)")
-	flag.DurationVar(&cfg.budget, "budget", 10*time.Minute, "bound on the whole run")
+	flag.DurationVar(&cfg.budget, "budget", 15*time.Minute, "bound on the whole run")
 	flag.StringVar(&only, "only", "", "comma-separated sections to run (default all): "+strings.Join(sections, ","))
 	flag.BoolVar(&cfg.long, "long", false, "also check `serve` with its 900 s default on the wall clock with --max-wait 1h (about 50 minutes)")
 	flag.BoolVar(&quick, "quick", false, "smaller sizes and shorter runs, to try the harness (figures not for quoting)")
@@ -82,12 +85,14 @@ func run() int {
 
 	cfg.memSizes = []int{100_000, 1_000_000}
 	cfg.stormN = 1_000_000
+	cfg.clusterStormN = 100_000
 	cfg.clockSizes = []int{10_000, 1_000_000}
 	cfg.clockBudget = map[int]time.Duration{10_000: 20 * time.Second, 1_000_000: 30 * time.Second}
 	if quick {
 		cfg.reps, cfg.wrkDuration = 2, time.Second
 		cfg.memSizes = []int{10_000, 100_000}
 		cfg.stormN = 100_000
+		cfg.clusterStormN = 10_000
 		cfg.clockSizes = []int{1_000, 10_000}
 		cfg.clockBudget = map[int]time.Duration{1_000: 5 * time.Second, 10_000: 10 * time.Second}
 	}
@@ -150,9 +155,13 @@ func run() int {
 		return 0
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.budget)
+	// SIGINT or SIGTERM cancels the run: each section stops its servers,
+	// redis-server included, on its way out, and no report is written.
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	ctx, cancel := context.WithTimeout(sigCtx, cfg.budget)
 	defer cancel()
-	rep := &report{cfg: &cfg, started: time.Now(), machine: machine()}
+	rep := &report{cfg: &cfg, started: time.Now(), machine: machine(), command: commandLine(&cfg)}
 	log := io.Writer(os.Stdout)
 	want := func(s string) bool { return len(cfg.only) == 0 || slices.Contains(cfg.only, s) }
 	step := func(name string, f func() error) {
@@ -174,6 +183,11 @@ func run() int {
 	step("storm", func() (err error) { rep.storm, err = runStorm(ctx, &cfg, log); return })
 	step("clocks", func() (err error) { rep.clocks, err = runClocks(ctx, &cfg, log); return })
 	step("suite", func() (err error) { rep.suite, err = runSuite(ctx, &cfg, log); return })
+	step("cluster", func() (err error) { rep.cluster, err = runCluster(ctx, &cfg, log); return })
+	if sigCtx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "bench: interrupted; every process it started is stopped; the report is not written")
+		return 2
+	}
 	rep.finished = time.Now()
 	if err := rep.save(results); err != nil {
 		fmt.Fprintln(log, "bench: saving the results:", err)
@@ -192,6 +206,15 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// commandLine is how this run was started, as the report shows it.
+func commandLine(cfg *config) string {
+	args := slices.Clone(os.Args)
+	if len(args) > 0 {
+		args[0] = displayCmd(cfg, []string{cfg.self})
+	}
+	return strings.Join(args, " ")
 }
 
 func envOr(k, def string) string {

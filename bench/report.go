@@ -28,13 +28,15 @@ type saved struct {
 	Storm             *stormResult
 	Clocks            *clocksResult
 	Suite             *suiteResult
+	Cluster           *clusterResult
+	Command           string
 }
 
 func (r *report) save(path string) error {
 	var buf bytes.Buffer
 	// gob rather than JSON: the results hold NaN for what was not measured.
 	if err := gob.NewEncoder(&buf).Encode(saved{r.started, r.finished, r.machine, r.errors, r.sectionTimes,
-		r.hotpath, r.throughput, r.memory, r.storm, r.clocks, r.suite}); err != nil {
+		r.hotpath, r.throughput, r.memory, r.storm, r.clocks, r.suite, r.cluster, r.command}); err != nil {
 		return err
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)
@@ -51,6 +53,7 @@ func (r *report) load(path string) error {
 	}
 	r.started, r.finished, r.machine, r.errors, r.sectionTimes = sv.Started, sv.Finished, sv.Machine, sv.Errors, sv.SectionTimes
 	r.hotpath, r.throughput, r.memory, r.storm, r.clocks, r.suite = sv.Hotpath, sv.Throughput, sv.Memory, sv.Storm, sv.Clocks, sv.Suite
+	r.cluster, r.command = sv.Cluster, sv.Command
 	if r.clocks != nil {
 		r.clocks.Clocks = clocks
 	}
@@ -71,6 +74,8 @@ type report struct {
 	storm        *stormResult
 	clocks       *clocksResult
 	suite        *suiteResult
+	cluster      *clusterResult
+	command      string // how the run was started
 }
 
 type plotFile struct{ Title, Path string }
@@ -96,7 +101,10 @@ func (r *report) write() error {
 	p("- Machine: %s\n", r.machine)
 	p("- Tools: %s; %s; Twisted %s (`%s`)\n", toolVersion("wrk", "--version"), toolVersion(cfg.python, "--version"),
 		toolVersion(cfg.python, "-c", "import twisted; print(twisted.__version__)"), cfg.python)
-	p("- Reproduce: `make bench` (or `cd bench && go run . -only throughput,memory`; `go run . -help` lists the flags)\n")
+	if r.command != "" {
+		p("- This report was made by: `%s`\n", r.command)
+	}
+	p("- Reproduce: `make bench` (or `cd bench && go run . -only throughput,memory`; `go run . -help` lists the flags; `-only cluster` runs the cluster section alone)\n")
 	if len(r.errors) > 0 {
 		p("\n**Errors in this run** (the sections concerned are incomplete):\n\n")
 		for _, e := range r.errors {
@@ -111,6 +119,7 @@ func (r *report) write() error {
 	r.writeStorm(&b)
 	r.writeClocks(&b)
 	r.writeSuite(&b)
+	r.writeCluster(&b)
 	if len(r.plots) > 0 {
 		p("## Plots\n\n")
 		for _, pl := range r.plots {
@@ -272,6 +281,7 @@ func (r *report) writeHeadline(b *strings.Builder) {
 		}
 		p("\n")
 	}
+	r.writeClusterHeadline(b)
 }
 
 func ifOK(ok bool, s string) string {

@@ -27,15 +27,16 @@ type target struct {
 
 // wrkResult is one wrk run.
 type wrkResult struct {
-	RPS            float64
-	P50, P99       time.Duration
-	Requests       int
-	Seconds        float64 // the run's length as wrk reports it
-	CPUSeconds     float64 // server CPU time over the run
-	BytesPerReq    float64
-	Non2xx, Errors int
-	CPUPerReq      float64 // server CPU time (user+system) per request, µs
-	Raw            string
+	RPS             float64
+	P50, P99        time.Duration
+	Requests        int
+	Seconds         float64 // the run's length as wrk reports it
+	CPUSeconds      float64 // server CPU time over the run
+	BytesPerReq     float64
+	Non2xx, Errors  int
+	CPUPerReq       float64 // server CPU time (user+system) per request, µs
+	StoreCPUSeconds float64 // redis-server's CPU time over the run (the cluster section)
+	Raw             string
 }
 
 // cpuTime reads a process's user+system CPU time from /proc.
