@@ -329,7 +329,8 @@ func TestCheckClusterOnRedisWallClock(t *testing.T) {
 }
 
 // clusterRunPassed: exit 0, every case passed but the WebSocket cases
-// (n/a) and those allowed n/a, and CLUSTER cases among them.
+// (n/a), those allowed n/a, and on the wall clock a SHOULD case that found
+// the answers too slow to judge; and CLUSTER cases among them.
 func clusterRunPassed(t *testing.T, o outcome) {
 	t.Helper()
 	if o.code != 0 || o.report == nil {
@@ -340,7 +341,13 @@ func clusterRunPassed(t *testing.T, o outcome) {
 		if strings.HasPrefix(r.ID, "CLUSTER-") {
 			n++
 		}
-		if r.Outcome != spec.Passed && !(r.Outcome == spec.NotApplicable && (r.AllowedNA || r.Area == "websocket")) {
+		// On a loaded machine a wall-clock case may find the answers too
+		// slow to judge: n/a, which says nothing about the target.
+		slow := r.Outcome == spec.NotApplicable && r.Level != spec.Must && o.report.Clock == "wall" && strings.Contains(r.Message, "slowly")
+		if slow {
+			t.Logf("%s: n/a on a loaded machine: %s", r.ID, r.Message)
+		}
+		if r.Outcome != spec.Passed && !slow && !(r.Outcome == spec.NotApplicable && (r.AllowedNA || r.Area == "websocket")) {
 			t.Errorf("%s: %s %s", r.ID, r.Outcome, r.Message)
 		}
 	}
