@@ -501,3 +501,40 @@ func TestDiscoveryNamesReplicas(t *testing.T) {
 		t.Fatalf("discovery %s", b)
 	}
 }
+
+// Deadlines are exact to the nanosecond, whatever the millisecond: a
+// session visited at an instant between two milliseconds is there, for
+// the sweep and for a lookup, a nanosecond before its timeout (in the
+// same millisecond) and gone at it.
+func TestExactToTheNanosecond(t *testing.T) {
+	t.Parallel()
+	const timeout = 5 * time.Second
+	s := newSite(t, 2, timeout, true)
+	s.advance(1500 * time.Nanosecond)
+	swept, looked := newUser(t), newUser(t)
+	sweptID, lookedID := swept.id(s.urls[0]), looked.id(s.urls[1])
+	swept.get(s.urls[1] + "/logme")
+	s.advance(timeout - time.Nanosecond)
+	if swept.id(s.urls[1]) != sweptID || looked.id(s.urls[0]) != lookedID { // visits at epoch+5.000001499 s
+		t.Fatal("gone a nanosecond before the timeout")
+	}
+	s.advance(timeout - time.Nanosecond) // the deadline's millisecond, a nanosecond short
+	if n := s.fired(sweptID); n != 0 {
+		t.Fatalf("swept a nanosecond before its timeout (%d)", n)
+	}
+	if looked.id(s.urls[0]) != lookedID {
+		t.Fatal("a lookup a nanosecond before the timeout found no session")
+	}
+	s.advance(time.Nanosecond)
+	if n := s.fired(sweptID); n != 1 {
+		t.Fatalf("fired %d times at its timeout, want 1", n)
+	}
+	s.advance(timeout - 2*time.Nanosecond) // the looked-up one was last visited a nanosecond before
+	if looked.id(s.urls[1]) != lookedID {
+		t.Fatal("a lookup a nanosecond before the timeout found no session")
+	}
+	s.advance(timeout)
+	if looked.id(s.urls[1]) == lookedID {
+		t.Fatal("a lookup at the timeout found the session")
+	}
+}
