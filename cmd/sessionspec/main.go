@@ -43,6 +43,7 @@ func main() {
 
 const usage = `usage:
   sessionspec serve [--addr 127.0.0.1:8080] [--timeout 900s] [--fake-clock] [--max-sessions N]
+                    [--store redis://HOST:PORT/DB [--replica-name NAME] [--replica URL ...]]   (a replica of a site in Redis)
   sessionspec check [URL] [flags]   (sessionspec check --help lists the flags)
   sessionspec host MODULE.wasm [--addr 127.0.0.1:0] [--timeout D] [-- guest args]   (a wasip1 server on a virtual clock)
   sessionspec list [--json]         the catalogue: ID, level, area, title, source, seed
