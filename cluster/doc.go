@@ -138,6 +138,11 @@
 // is back (with its data: a Redis restarted without persistence has lost
 // every session, as any store would), the replicas carry on.
 //
+// A replica serves no WebSocket (/ws): a socket lives in one process, and
+// closing it when another replica ends its session would need that
+// replica to tell the others; the discovery document does not declare
+// one, so the suite's WebSocket cases are not applicable.
+//
 // Scripts name keys they compute (a victim's or a swept session's), so
 // the site needs one Redis, not Redis Cluster.
 package cluster

@@ -355,3 +355,18 @@ func clusterRunPassed(t *testing.T, o outcome) {
 		t.Fatal("no CLUSTER case ran")
 	}
 }
+
+// A primary that announces its replicas (serve --replica URL) is checked
+// as a cluster from its URL alone: the discovery document names them.
+func TestCheckClusterFromDiscovery(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	b := startReplica(t, srv.URL, "b", "--fake-clock")
+	c := startReplica(t, srv.URL, "c", "--fake-clock")
+	a := startReplica(t, srv.URL, "a", "--fake-clock", "--replica", b.url+"/", "--replica", c.url+"/")
+	o := sessionspec(t, "check", a.url+"/")
+	clusterRunPassed(t, o)
+	if len(o.report.Replicas) != 3 {
+		t.Fatalf("the report names replicas %q, want a, b and c", o.report.Replicas)
+	}
+}
