@@ -7,7 +7,10 @@
 //
 //   /          ShowSession: "Your session id is: " + request.getSession().getId()
 //              (Jetty's cluster id, "node0<random>"; its cookie carries the
-//              extended id, "<cluster id>.node0", the worker name appended)
+//              extended id, "<cluster id>.node0", the worker name appended),
+//              and, as in targets/tomcat, a link to /counter built with
+//              response.encodeURL, the Servlet API's documented way to keep a
+//              session for a client without cookies (checked by URL-001)
 //   /expire    ExpireSession: request.getSession().invalidate()
 //   /logme     ExpirationLogger: marks the session once; the HttpSessionListener
 //              below logs its id when Jetty destroys it (sessionDestroyed)
@@ -90,9 +93,17 @@ public class SeedSite {
         @Override
         protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
             String id = req.getSession().getId();
+            // encodeURL adds ";jsessionid=<id>" when Jetty does not know yet that the
+            // client returns cookies: the URL-rewriting half of the Servlet API's
+            // session tracking.
+            String counter = resp.encodeURL(req.getContextPath() + "/counter");
             resp.setContentType("text/html;charset=utf-8");
-            resp.getWriter().print("Your session id is: " + id + "\n");
+            resp.getWriter().print("Your session id is: " + id + "\n<p><a href=\"" + attribute(counter) + "\">count your visits</a></p>\n");
         }
+    }
+
+    static String attribute(String s) {
+        return s.replace("&", "&amp;").replace("\"", "&quot;").replace("<", "&lt;").replace(">", "&gt;");
     }
 
     static class ExpireSession extends HttpServlet {
