@@ -147,6 +147,8 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 		return c, errors.New("--screenshots and --chromium need --browser")
 	case c.htmlEvidence && c.html == "":
 		return c, errors.New("--html-evidence needs --html")
+	case c.install && c.target == "":
+		return c, errors.New("--install needs --target")
 	}
 	if _, err := parsePaths(c.paths); err != nil {
 		return c, err

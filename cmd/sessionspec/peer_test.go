@@ -112,6 +112,7 @@ func TestCheckTargetRefusals(t *testing.T) {
 		{[]string{"--target", "targets/ref:cold"}, `no mode "cold" (modes: fake, wall)`},
 		{[]string{"--target", "targets/ref", "http://127.0.0.1:1/"}, "give no URL and no --run"},
 		{[]string{"--target", "targets/none"}, "targets/none/peer.json: no such manifest"},
+		{[]string{"--install"}, "--install needs --target"},
 	} {
 		code, out, errOut, _ := runIn(t, root, append([]string{"check"}, tc.args...)...)
 		if code != 2 || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
