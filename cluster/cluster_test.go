@@ -538,3 +538,40 @@ func TestExactToTheNanosecond(t *testing.T) {
 		t.Fatal("a lookup at the timeout found the session")
 	}
 }
+
+// The same session expired on every replica at once, and swept by all of
+// them at once: one notification.
+func TestConcurrentEndingsFireOnce(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, 3, 5*time.Second, true)
+	var ids []string
+	var wg sync.WaitGroup
+	for i := range 30 {
+		u := newUser(t)
+		id := u.id(s.urls[i%3])
+		u.get(s.urls[i%3] + "/logme")
+		ids = append(ids, id)
+		for _, r := range s.urls {
+			wg.Go(func() {
+				path := "/"
+				if i%2 == 0 {
+					path = "/expire"
+				}
+				resp, err := u.client.Get(r + path)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			})
+		}
+	}
+	wg.Wait()
+	s.advance(5 * time.Second) // the odd ones time out, swept by all three at once
+	for _, id := range ids {
+		if n := s.fired(id); n != 1 {
+			t.Errorf("session %s: %d notifications, want 1", id, n)
+		}
+	}
+}
