@@ -120,7 +120,13 @@ func runTarget(ctx context.Context, c checkConfig, args []string, stdout, stderr
 
 	// The replicas, each on a port it chose; stopped together, always.
 	var procs []*targetProcess
-	defer func() { stopAll(procs) }()
+	defer func() {
+		start := time.Now()
+		stopAll(procs)
+		if len(procs) > 0 {
+			fmt.Fprintf(stdout, "%s: stopped in %.1fs: %s\n", label, time.Since(start).Seconds(), howEnded(procs))
+		}
+	}()
 	var urls []string
 	for i := range r.Replicas {
 		v := vals
@@ -190,6 +196,30 @@ func runTarget(ctx context.Context, c checkConfig, args []string, stdout, stderr
 	c2.procs = procs
 	code, err = runCheck(ctx, c2, stdout, stderr)
 	return code, label, reports, err
+}
+
+// howEnded says how each stopped replica's command exited ("exit status
+// 0", "signal: terminated", …).
+func howEnded(procs []*targetProcess) string {
+	var out []string
+	for i, p := range procs {
+		how := "still running"
+		select {
+		case <-p.procDone:
+			p.mu.Lock()
+			how = "exit status 0"
+			if p.err != nil {
+				how = p.err.Error()
+			}
+			p.mu.Unlock()
+		default:
+		}
+		if len(procs) > 1 {
+			how = fmt.Sprintf("replica %d %s", i, how)
+		}
+		out = append(out, how)
+	}
+	return strings.Join(out, ", ")
 }
 
 // stopAll stops the processes at once, each within its bounds.
