@@ -46,6 +46,12 @@ const (
 	// sessions); the other replicas refresh a local copy that is never
 	// written back, so a session visited only elsewhere times out.
 	ClusterLocalTouch Fault = "cluster-local-touch"
+	// ClusterStaleSweep: every visit refreshes the deadline in the store,
+	// but each replica's sweep ends a session by the deadline it set
+	// itself at its own last visit, so the replica that made a session
+	// ends it a timeout after it last saw it, however recently the others
+	// refreshed it.
+	ClusterStaleSweep Fault = "cluster-stale-sweep"
 )
 
 // ClusterReplicas is how many replicas the suite's tests run a cluster
@@ -67,6 +73,8 @@ var ClusterFaults = []Entry{
 	// TIMEOUT-003 passes: on replica 0 alone, the home replica, every
 	// visit refreshes.
 	{Fault: ClusterLocalTouch, CaughtBy: "CLUSTER-004"},
+	// TIMEOUT-* pass: replica 0's own deadlines are never stale.
+	{Fault: ClusterStaleSweep, CaughtBy: "CLUSTER-004"},
 }
 
 // ClusterHonestEntries are the correct clusters: every case passes but
@@ -78,7 +86,7 @@ var ClusterHonestEntries = []Entry{
 // IsCluster reports whether f is a clustered target of this file.
 func IsCluster(f Fault) bool {
 	switch f {
-	case ClusterHonest, ClusterLocalCache, ClusterPerReplicaNotify, ClusterRMWCounter, ClusterLocalTouch:
+	case ClusterHonest, ClusterLocalCache, ClusterPerReplicaNotify, ClusterRMWCounter, ClusterLocalTouch, ClusterStaleSweep:
 		return true
 	}
 	return false
@@ -113,7 +121,7 @@ type Replica struct {
 
 	// Guarded by store.mu.
 	feed   []string                   // the notifications this replica fired
-	cache  map[string]time.Time       // ClusterLocalCache: id -> deadline as last seen here
+	cache  map[string]time.Time       // ClusterLocalCache and ClusterStaleSweep: id -> deadline as last set or seen here
 	timers map[string]fakeclock.Timer // this replica's sweep timer of each session it has seen
 }
 
@@ -166,7 +174,11 @@ func (r *Replica) sweep(id string) {
 		return
 	}
 	now := r.clock.Now()
-	if !now.Before(sess.deadline) {
+	deadline := sess.deadline
+	if mine, ok := r.cache[id]; ok && r.store.fault == ClusterStaleSweep {
+		deadline = mine // the defect: this replica's own, maybe stale, deadline
+	}
+	if !now.Before(deadline) {
 		r.end(sess)
 		return
 	}
@@ -203,7 +215,7 @@ func (r *Replica) touch(sess *sharedSession, now time.Time) {
 	if r.store.fault != ClusterLocalTouch || sess.home == r.index {
 		sess.deadline = now.Add(r.store.timeout)
 	} // ClusterLocalTouch elsewhere: the refresh stays in a local copy, never written back
-	if r.store.fault == ClusterLocalCache {
+	if r.store.fault == ClusterLocalCache || r.store.fault == ClusterStaleSweep {
 		r.cache[sess.id] = sess.deadline
 	}
 	r.arm(sess, now)
