@@ -123,3 +123,19 @@ func TestCheckReplicaFlag(t *testing.T) {
 		}
 	}
 }
+
+// Three plain in-memory `serve` processes share nothing: as replicas of
+// one site they fail every CLUSTER case.
+func TestCheckReplicasOfUnsharedServes(t *testing.T) {
+	t.Parallel()
+	urls := []string{startServe(t, "--fake-clock") + "/", startServe(t, "--fake-clock") + "/", startServe(t, "--fake-clock") + "/"}
+	o := sessionspec(t, append([]string{"check", urls[0], "--label-filter", "cluster"}, replicaFlags(urls[1:])...)...)
+	if o.code != 1 || o.report == nil {
+		t.Fatalf("exit %d, want 1\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	for _, r := range o.report.Results {
+		if r.Outcome != spec.Failed {
+			t.Errorf("%s: %s, want fail: %s", r.ID, r.Outcome, r.Message)
+		}
+	}
+}
