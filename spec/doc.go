@@ -39,6 +39,19 @@
 // moved by someone else (another run sharing a fake-clock target), and
 // that is a harness error, never a verdict.
 //
+// # Clusters
+//
+// A target may be N replicas of one site (Target.Replicas, AddReplica,
+// ClusterTarget in memory). The suite is then their load balancer: each
+// user's cookie jar sees the target's one origin, and a case sends a
+// request to replica i with u.On(i), the evidence naming the replica. A
+// controlled clock is advanced on every replica at once, the step done
+// when all have answered; the replicas' clocks must agree, and a move this
+// run did not make on any of them is a harness error. The expired feed is
+// the union of the replicas' feeds. The CLUSTER cases need Replicas, an
+// optional resource: without replicas they are n/a and the run is not
+// incomplete for it.
+//
 // # Whole seconds
 //
 // Many stores count time in whole seconds (signed-cookie timestamps, TTLs
