@@ -214,7 +214,11 @@ func commandLine(cfg *config) string {
 	if len(args) > 0 {
 		args[0] = displayCmd(cfg, []string{cfg.self})
 	}
-	return strings.Join(args, " ")
+	cmd := strings.Join(args, " ")
+	if os.Getenv("MAKELEVEL") != "" {
+		cmd = "make bench`, which ran `" + cmd
+	}
+	return cmd
 }
 
 func envOr(k, def string) string {
