@@ -29,6 +29,28 @@ func forge(real string) string {
 	return string(b)
 }
 
+// mutateMiddle returns real with its middle character replaced by
+// another of real's own alphabet: the same shape, another secret.
+func mutateMiddle(real string) string {
+	if real == "" {
+		return "0"
+	}
+	b := []byte(real)
+	i := len(b) / 2
+	for j := 0; j < len(real); j++ {
+		if real[j] != b[i] {
+			b[i] = real[j]
+			return string(b)
+		}
+	}
+	if b[i] == '0' {
+		b[i] = '1'
+	} else {
+		b[i] = '0'
+	}
+	return string(b)
+}
+
 // victim visits the session page as a new user and returns the id shown
 // and the session cookie's value, which the forging cases need.
 func (p *Probe) victim(name string) (string, string) {
@@ -71,8 +93,11 @@ var robustnessCases = []Case{
 			if otherCase == real {
 				otherCase = strings.ToLower(real)
 			}
+			// The id changed where its secret is: a server may route on a
+			// suffix after the id (Jetty's ".node0") and ignore it, so the
+			// last character, or one appended, need not change the secret.
 			values := []string{
-				"", `""`, real[:len(real)-1], real + "0", "../../../etc/passwd", "%00", "\u00e9\u00e9",
+				"", `""`, real[:len(real)/2], mutateMiddle(real), "../../../etc/passwd", "%00", "\u00e9\u00e9",
 				"null", "undefined", "0", "-1", "' OR 1=1 --",
 			}
 			if otherCase != real {

@@ -200,6 +200,30 @@ var timeoutCases = []Case{
 		},
 	},
 	{
+		// A browser drops a cookie at its Expires or Max-Age, and the
+		// suite's jar does too, so a store that leaves timing out to the
+		// cookie passes TIMEOUT-001..003 on the wall clock while keeping
+		// every session for ever (Rack 2.2's Pool, whose expire_after is
+		// only the cookie's Expires). A client that keeps the cookie past
+		// its Expires must find the session over all the same.
+		ID: "TIMEOUT-006", Level: Must, Area: "timeout", Source: SessionBasics,
+		Title: "a timed-out session is over at the server: its cookies replayed after the timeout do not bring it back",
+		Seed:  "Session instances are kept on the Site instance until they expire (due to inactivity or because they are explicitly expired).",
+		Needs: []Resource{Time},
+		Check: func(p *Probe) {
+			p.NeedTime(p.Full())
+			u := p.User("alice")
+			old, snap := p.heldSession(u)
+			p.Idle(p.Full())
+			replay := p.User("alice-replaying-her-jar")
+			replay.Restore(snap)
+			p.Tr.Note("alice-replaying-her-jar: the cookies alice held %s ago, sent whatever their Expires or Max-Age said: %s", p.Full(), excerpt(snap.String(), 600))
+			p.Expect(p.Visit(replay)).NotTo(Equal(old),
+				"%s after alice's last visit (timeout %s, plus %s for stores that count whole seconds) her cookies, replayed, still reached her session: the server never ended it, only the cookie's expiry would (a client need not honour Expires)",
+				p.Full(), p.T.Timeout, Overshoot)
+		},
+	},
+	{
 		ID: "TIMEOUT-005", Level: Should, Area: "timeout", Source: SessionEndings,
 		Title: "a session lives exactly its timeout: there just before it, gone just after (no whole-second rounding)",
 		Seed:  "This attribute gives the number of seconds a session may go without being accessed before it expires.",

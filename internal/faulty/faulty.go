@@ -87,6 +87,13 @@ const (
 	// a check with default flags cannot run the MUST timing cases, so it
 	// must not pass (Verdict Incomplete).
 	NeverExpiresWall Fault = "never-expires-wall"
+	// ExpiresOnlyInCookie never ends a session at the server: its timeout
+	// is only the session cookie's Max-Age, re-sent on every answer, as
+	// Rack 2.2's Session::Pool does with expire_after. A browser drops
+	// the cookie in time, so TIMEOUT-001..003 pass on the wall clock; the
+	// cookie replayed after the timeout still finds the session. It has
+	// no expiry hook (/logme and /expired are 404), like the Pool.
+	ExpiresOnlyInCookie Fault = "expires-only-in-cookie"
 )
 
 // The honest targets: unusual, correct, and to be checked as such.
@@ -183,6 +190,10 @@ var coreFaults = []Entry{
 	// second of overshoot) on every run; fails only the precise SHOULD.
 	{Fault: WholeSecondTimestamps, CaughtBy: "TIMEOUT-005", Wall: true, Timeout: 3 * time.Second,
 		Flags: []string{"--allow-na", "TIMEOUT-004"}, NotApplicable: []string{"TIMEOUT-004"}},
+	// Passes every other MUST case that runs: only TIMEOUT-006 replays a
+	// cookie past its Max-Age. NOTIFY-* are n/a (no hook), allowed.
+	{Fault: ExpiresOnlyInCookie, CaughtBy: "TIMEOUT-006", Wall: true, Timeout: 3 * time.Second,
+		Flags: []string{"--allow-na", "TIMEOUT-004 || notify"}, NotApplicable: []string{"TIMEOUT-004", "NOTIFY-"}},
 	// ROBUST-001 fails too (SHOULD): its forged id gets no session.
 	{Fault: DropsSessionOnHostileCookie, CaughtBy: "ROBUST-004"},
 	// Checked with default flags, the MUST cases that idle for its 900 s

@@ -45,6 +45,8 @@ func newStoreTarget(f Fault, clock *fakeclock.Fake, timeout time.Duration) http.
 		cfg.dropsHostile = true
 	case NeverExpiresWall:
 		cfg.neverExpires = true
+	case ExpiresOnlyInCookie:
+		cfg.neverExpires, cfg.cookieMaxAge, cfg.hooks = true, true, false
 	case NoExpiryHook:
 		cfg.hooks = false
 	case NoExpiryHookNoDiscovery:
@@ -70,6 +72,7 @@ type storeConfig struct {
 
 	wholeSeconds    bool // last access stamped in whole seconds; gone once now_s - stamp > timeout_s
 	neverExpires    bool // ignores its timeout
+	cookieMaxAge    bool // the session cookie, re-sent on every answer, has Max-Age = the timeout
 	adoptsDestroyed bool // a cookie naming a session /expire destroyed gets a new session with that id
 	dropsHostile    bool // a malformed or never-issued id gets no session at all
 }
@@ -282,8 +285,18 @@ func (s *memStore) create(w http.ResponseWriter, id string, now time.Time) *memS
 	s.sessions[id] = sess
 	s.issued[id] = true
 	s.touch(sess, now)
-	setCookie(w, s.cfg.cookie, id, false)
+	s.setCookie(w, id)
 	return sess
+}
+
+// setCookie sets the session cookie naming id, with a Max-Age of the
+// timeout when the store times sessions out by their cookie.
+func (s *memStore) setCookie(w http.ResponseWriter, id string) {
+	if !s.cfg.cookieMaxAge {
+		setCookie(w, s.cfg.cookie, id, false)
+		return
+	}
+	w.Header().Add("Set-Cookie", s.cfg.cookie+"="+id+"; Path=/; HttpOnly; SameSite=Lax; Max-Age="+strconv.FormatInt(s.secs, 10))
 }
 
 // session returns the request's session, made if need be; nil when the
@@ -301,6 +314,9 @@ func (s *memStore) session(w http.ResponseWriter, r *http.Request) *memSession {
 		switch {
 		case ok:
 			s.touch(sess, now)
+			if s.cfg.cookieMaxAge {
+				s.setCookie(w, sess.id)
+			}
 			return sess
 		case s.cfg.adoptsDestroyed && s.destroyed[v]:
 			return s.create(w, v, now) // the defect: the destroyed id lives again
