@@ -125,8 +125,9 @@ stability-wall: ## 20 consecutive checks of `serve --timeout 2s` on the wall clo
 # The peers (targets/*/peer.json) of one `make test` stage, checked one
 # after another against their expectations: the modes whose manifest says
 # "stage": "$(1)". Fails (after running them all) if one differs or cannot run.
-check-peers = @bin/sessionspec peers --names --stage $(1) >/dev/null && failed=; \
-	for t in $$(bin/sessionspec peers --names --stage $(1)); do \
+check-peers = @peers=$$(bin/sessionspec peers --names --stage $(1)); \
+	[[ -n $$peers ]] || { echo "$(1): no peer manifest names this stage"; exit 1; }; \
+	failed=; for t in $$peers; do \
 		printf '\n==> %s: sessionspec check --target %s\n' "$(1)" "$$t"; \
 		bin/sessionspec check --target "$$t" || failed="$$failed $$t"; \
 	done; \
