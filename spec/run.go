@@ -129,6 +129,11 @@ func Run(ctx context.Context, t *Target, opts Options) (*Report, error) {
 	}
 	tt := *t
 	r := &run{target: &tt}
+	// Connections the transport dialled but never sent a request on (a
+	// burst of concurrent requests dials more than it ends up using) look
+	// like requests on their way to the target, and hold up its graceful
+	// shutdown: close every idle one when the run ends.
+	defer tt.closeIdle()
 	start := time.Now()
 	if tt.Cookie == "" {
 		if err := r.detectCookie(ctx); err != nil {

@@ -339,6 +339,17 @@ func (t *Target) baseTransport() http.RoundTripper {
 	return defaultTransport
 }
 
+// closeIdle closes the idle connections of the transports the target's
+// requests go through.
+func (t *Target) closeIdle() {
+	type idleCloser interface{ CloseIdleConnections() }
+	for _, rt := range append([]http.RoundTripper{t.baseTransport()}, t.ReplicaTransports...) {
+		if c, ok := rt.(idleCloser); ok {
+			c.CloseIdleConnections()
+		}
+	}
+}
+
 // replicaKey is the context key of the replica a request is for.
 type replicaKey struct{}
 
