@@ -159,7 +159,7 @@ deps-targets: bin/sessionspec ## install what every peer's manifest (targets/*/p
 	$(call stage,deps-targets: sessionspec peers install)
 	@bin/sessionspec peers install
 
-test-targets: deps-targets ## the peers' modes with "stage": "test-targets" in their manifests (Tomcat, express-session, scs, Flask, Django: HTTP cases, wall clock, 2 s) against their expectations; fails if one differs or cannot run
+test-targets: deps-targets ## the peers' modes with "stage": "test-targets" in their manifests (`bin/sessionspec peers --stage test-targets`) against their expectations; fails if one differs or cannot run
 	$(call check-peers,test-targets)
 
 .PHONY: readme-peers
@@ -174,6 +174,7 @@ MATRIX_ARGS ?=
 matrix: deps deps-targets build ## every peer's every mode (targets/*/peer.json), HTTP and browser cases, 2 at a time: reports/matrix.{html,md}, targets/MATRIX.md
 	$(call stage,matrix: go run ./targets/matrix (a few minutes))
 	$(GO) run ./targets/matrix -snapshot targets/MATRIX.md $(MATRIX_ARGS)
+	@$(MAKE) --no-print-directory readme-peers
 
 # WebAssembly host (wasmhost/, targets/wasm/): wasip1 servers, the reference
 # and an independent plain net/http one, checked under `sessionspec host` on

@@ -272,7 +272,16 @@ func TestReadmeListsThePeers(t *testing.T) {
 		t.Fatal("README.md has no <!-- peers --> … <!-- /peers --> block")
 	}
 	got := readme[strings.Index(readme[start:], "\n")+start+1 : end]
-	if want := peersMarkdown(ms); got != want {
-		t.Errorf("README.md's table of peers differs from the manifests: run make readme-peers\nREADME:\n%s\nmanifests:\n%s", got, want)
+	// Adding a peer is one folder: README's table catches up at the next
+	// make matrix (or make readme-peers). What it says must be true,
+	// though: every row is one the manifests give, word for word.
+	want := map[string]bool{}
+	for _, row := range strings.Split(peersMarkdown(ms), "\n") {
+		want[row] = true
+	}
+	for _, row := range strings.Split(got, "\n") {
+		if !want[row] {
+			t.Errorf("README.md's table of peers has a row no manifest gives (a peer changed or removed): run make readme-peers\n%s", row)
+		}
 	}
 }
