@@ -300,19 +300,11 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 		cases = append(spec.Cases(), b.Cases()...)
 	}
 
-	url := c.url
-	if url == "" {
-		timeout := reference.DefaultTimeout
-		if c.set["timeout"] {
-			timeout = c.timeout
-		}
-		rs, err := startReference(serveConfig{addr: "127.0.0.1:0", timeout: timeout, fakeClock: true}, io.Discard)
-		if err != nil {
-			return exitHarness, fmt.Errorf("starting the embedded reference: %v", err)
-		}
-		defer rs.shutdown(5 * time.Second)
-		url = rs.URL
+	url, stop, err := urlOrEmbedded(c.url, c.timeout, c.set["timeout"])
+	if err != nil {
+		return exitHarness, err
 	}
+	defer stop()
 	target, err := spec.NewTarget(url)
 	if err != nil {
 		return exitHarness, err
@@ -462,4 +454,21 @@ func indent(s, prefix string) string {
 		lines[i] = prefix + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// urlOrEmbedded returns url, or when it is empty the URL of a reference
+// started here on a fake clock (with timeout if set, else the default),
+// and what stops it.
+func urlOrEmbedded(url string, timeout time.Duration, set bool) (string, func(), error) {
+	if url != "" {
+		return url, func() {}, nil
+	}
+	if !set {
+		timeout = reference.DefaultTimeout
+	}
+	rs, err := startReference(serveConfig{addr: "127.0.0.1:0", timeout: timeout, fakeClock: true}, io.Discard)
+	if err != nil {
+		return "", nil, fmt.Errorf("starting the embedded reference: %v", err)
+	}
+	return rs.URL, func() { rs.shutdown(5 * time.Second) }, nil
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/sessionspec/sessionspec/browser"
 	"github.com/sessionspec/sessionspec/htmlreport"
-	"github.com/sessionspec/sessionspec/reference"
 	"github.com/sessionspec/sessionspec/spec"
 )
 
@@ -136,19 +135,11 @@ func runReplay(ctx context.Context, c replayConfig, stdout io.Writer) (int, erro
 	}
 	defer b.Stop()
 
-	url := c.url
-	if url == "" {
-		timeout := reference.DefaultTimeout
-		if c.set["timeout"] {
-			timeout = c.timeout
-		}
-		rs, err := startReference(serveConfig{addr: "127.0.0.1:0", timeout: timeout, fakeClock: true}, io.Discard)
-		if err != nil {
-			return exitHarness, fmt.Errorf("starting the embedded reference: %v", err)
-		}
-		defer rs.shutdown(5 * time.Second)
-		url = rs.URL
+	url, stop, err := urlOrEmbedded(c.url, c.timeout, c.set["timeout"])
+	if err != nil {
+		return exitHarness, err
 	}
+	defer stop()
 	target, err := spec.NewTarget(url)
 	if err != nil {
 		return exitHarness, err
