@@ -1,12 +1,15 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sessionspec/sessionspec/contract"
 	"github.com/sessionspec/sessionspec/fakeclock"
 	"github.com/sessionspec/sessionspec/internal/faulty"
 	"github.com/sessionspec/sessionspec/reference"
@@ -24,18 +27,56 @@ func startFaultyCluster(t *testing.T, f faulty.Fault, advertise bool) []string {
 		clocks[i] = fakeclock.NewFake(start)
 	}
 	var urls []string
+	var servers []*httptest.Server
 	replicas := faulty.NewCluster(f, clocks, reference.DefaultTimeout)
 	for _, r := range replicas {
-		srv := httptest.NewServer(r)
+		srv := httptest.NewUnstartedServer(r) // listening, not serving yet
 		t.Cleanup(srv.Close)
-		urls = append(urls, srv.URL+"/")
+		servers = append(servers, srv)
+		urls = append(urls, "http://"+srv.Listener.Addr().String()+"/")
 	}
-	if advertise {
-		for _, r := range replicas {
+	for i, r := range replicas {
+		if advertise {
 			r.Advertise = urls // the target's own URL among them: dropped
 		}
+		servers[i].Start()
 	}
 	return urls
+}
+
+// alignClocks advances the fake clocks of the serve processes at urls to
+// the latest of them: each started its clock at the second it started,
+// and processes started a second apart are not one site's replicas.
+func alignClocks(t *testing.T, urls []string) {
+	t.Helper()
+	nows := make([]time.Time, len(urls))
+	latest := time.Time{}
+	for i, u := range urls {
+		resp, err := http.Get(u + strings.TrimPrefix(contract.PathClock, "/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		resp.Body.Close()
+		if nows[i], err = contract.ParseClockTime(string(b)); err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		if nows[i].After(latest) {
+			latest = nows[i]
+		}
+	}
+	for i, u := range urls {
+		if d := latest.Sub(nows[i]); d > 0 {
+			resp, err := http.Post(u+strings.TrimPrefix(contract.PathClock, "/")+"?advance="+contract.FormatAdvance(d), "text/plain", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: advancing the clock by %s: %s", u, d, resp.Status)
+			}
+		}
+	}
 }
 
 // replicaFlags are --replica flags for urls.
@@ -129,6 +170,7 @@ func TestCheckReplicaFlag(t *testing.T) {
 func TestCheckReplicasOfUnsharedServes(t *testing.T) {
 	t.Parallel()
 	urls := []string{startServe(t, "--fake-clock") + "/", startServe(t, "--fake-clock") + "/", startServe(t, "--fake-clock") + "/"}
+	alignClocks(t, urls)
 	o := sessionspec(t, append([]string{"check", urls[0], "--label-filter", "cluster"}, replicaFlags(urls[1:])...)...)
 	if o.code != 1 || o.report == nil {
 		t.Fatalf("exit %d, want 1\n%s%s", o.code, o.stdout, o.stderr)
