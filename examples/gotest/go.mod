@@ -1,6 +1,6 @@
 module example.com/sessions
 
-go 1.26
+go 1.26.0
 
 require github.com/sessionspec/sessionspec v0.0.0
 
