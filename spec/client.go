@@ -233,6 +233,19 @@ func (u *User) Restore(s Snapshot) {
 	u.jar.SetCookies(u.target.URL, cookies)
 }
 
+// CookieHeader is the Cookie header the user would send with a request
+// for path now: requests sent at once by one client carry the same.
+func (u *User) CookieHeader(path string) string {
+	req, err := http.NewRequest("GET", u.target.Resolve(path), nil)
+	if err != nil {
+		return ""
+	}
+	for _, c := range u.jar.Cookies(req.URL) {
+		req.AddCookie(c)
+	}
+	return req.Header.Get("Cookie")
+}
+
 // Cookie returns the value the user would send for a cookie.
 func (u *User) Cookie(name string) (string, bool) {
 	for _, c := range u.jar.Cookies(u.sessionURL()) {

@@ -309,12 +309,17 @@ var clusterCases = []Case{
 			got := make([]increment, concurrentIncrements)
 			var wg sync.WaitGroup
 			ready := make(chan struct{})
+			// Requests sent at once carry the cookies alice holds before
+			// any of them is answered, however the scheduler runs them
+			// (on a single thread, one may be answered before the next
+			// is sent).
+			cookie := u.CookieHeader(p.T.Paths.Counter)
 			for k := range got {
 				wg.Go(func() {
 					v := u.On(k % n)
 					<-ready
 					got[k] = increment{replica: k % n}
-					r, err := v.Do(p.ctx, "GET", p.T.Paths.Counter, "")
+					r, err := v.Do(p.ctx, "GET", p.T.Paths.Counter, cookie)
 					if err != nil {
 						got[k].err = err
 						return
