@@ -89,6 +89,18 @@ func TestWriteSummaryAndCases(t *testing.T) {
 	mustContain(t, all, "GET /persist-transcript HTTP/1.1")
 }
 
+// A clustered target's page names its replicas; a single target's has no
+// replicas row.
+func TestReplicasShown(t *testing.T) {
+	rep := judged([]spec.Result{result(t, "CLUSTER-001", spec.Passed, "", "")}, nil)
+	if page := render(t, rep, Options{}); strings.Contains(page, "<th>replicas</th>") {
+		t.Error("a single target's page has a replicas row")
+	}
+	rep.Replicas = []string{"http://127.0.0.1:9/app/", "http://127.0.0.1:10/app/", "http://127.0.0.1:11/<x>/"}
+	mustContain(t, render(t, rep, Options{}), "<th>replicas</th>",
+		"<code>http://127.0.0.1:10/app/</code>, <code>http://127.0.0.1:11/&lt;x&gt;/</code>")
+}
+
 // The exit code's meaning follows the verdict: with expectations,
 // incomplete, a harness problem.
 func TestExitMeaning(t *testing.T) {

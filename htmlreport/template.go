@@ -97,7 +97,8 @@ var pageTemplate = template.Must(template.New("page").Funcs(funcs).Parse(`<!DOCT
 <table class="facts">
 <tr><th>target</th><td>{{$r.Target}}</td></tr>
 <tr><th>URL</th><td><code>{{$r.URL}}</code></td></tr>
-<tr><th>clock</th><td>{{if eq $r.Clock "controlled"}}controlled (the target's clock, moved by the cases){{else if eq $r.Clock "wall"}}wall clock{{else}}{{$r.Clock}}{{end}}</td></tr>
+{{if $r.Replicas}}<tr><th>replicas</th><td>{{range $i, $u := $r.Replicas}}{{if $i}}, {{end}}<code>{{$u}}</code>{{end}} (the suite their load balancer)</td></tr>
+{{end}}<tr><th>clock</th><td>{{if eq $r.Clock "controlled"}}controlled (the target's clock, moved by the cases){{else if eq $r.Clock "wall"}}wall clock{{else}}{{$r.Clock}}{{end}}</td></tr>
 <tr><th>session timeout</th><td>{{.Timeout}}</td></tr>
 <tr><th>cookie</th><td>{{if $r.Cookie}}<code>{{$r.Cookie}}</code>{{else}}none{{end}}{{with $r.CookieSource}} <span class="meta">(from {{.}})</span>{{end}}</td></tr>
 <tr><th>versions</th><td>sessionspec {{$r.Version}}, catalogue {{$r.Catalogue}}</td></tr>
