@@ -125,7 +125,7 @@ func build(rs []*Run, wall time.Duration, browser bool) *Matrix {
 			if res := r.result(c.ID); res != nil {
 				cell.Result = res
 				cell.Class, cell.Text = classOf(res.Outcome)
-				cell.Labeled = res.Reason != "" && res.Expected == res.Outcome
+				cell.Labeled = res.Reason != "" && res.Expected.Allows(res.Outcome)
 				cell.New = res.Differs(r.Expect != "")
 				cell.Title = res.Message
 				if res.Reason != "" {
