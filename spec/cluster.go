@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,42 +22,6 @@ import (
 
 // Replicas is how many replicas the target has (1: not a cluster).
 func (p *Probe) Replicas() int { return p.T.ReplicaCount() }
-
-// ClusterNotifications counts the notifications of id in the union of
-// every replica's feed (each replica lists what it fired: the union is
-// their concatenation), and notes each replica's count in the evidence.
-func (p *Probe) ClusterNotifications(id string) int {
-	total := 0
-	per := make([]string, p.Replicas())
-	for i := range p.Replicas() {
-		n := p.NotificationsOn(i, id)[id]
-		total += n
-		per[i] = fmt.Sprintf("replica %d: %d", i, n)
-	}
-	p.Tr.Note("notifications of %s: %s; %d in all", id, strings.Join(per, ", "), total)
-	return total
-}
-
-// clusterNotificationsFor waits as NotificationsFor does until the union
-// of the feeds lists id at least once, and returns how often it does.
-func (p *Probe) clusterNotificationsFor(id string) int {
-	wait := 2 * time.Second
-	if !p.T.Controlled() {
-		wait = max(4*p.T.Tolerance, time.Second)
-	}
-	deadline := time.Now().Add(wait)
-	for {
-		n := p.ClusterNotifications(id)
-		if n > 0 || time.Now().After(deadline) {
-			return n
-		}
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-p.ctx.Done():
-			panic(aborted{"interrupted"})
-		}
-	}
-}
 
 // counterOn visits the counter as u and reports whether the target
 // serves one (a 404 means it does not: the case's counter part is left
@@ -158,7 +121,7 @@ var clusterCases = []Case{
 			n := p.Replicas()
 			last := n - 1
 			u := p.User("alice")
-			old, snap := p.heldSession(u.On(0))
+			old, _ := p.heldSession(u.On(0))
 			for i := 1; i < n; i++ { // every replica has seen the session (and may cache it)
 				p.Expect(p.Visit(u.On(i))).To(Equal(old), "alice's session, made on replica 0, on replica %d", i)
 			}
@@ -170,7 +133,7 @@ var clusterCases = []Case{
 				}
 				counted = c
 			}
-			snap = u.Snapshot()
+			snap := u.Snapshot()
 			r := p.Get(u.On(last), p.T.Paths.Expire)
 			p.Expect(r.Status).To(Equal(http.StatusOK), "GET %s on replica %d: status", p.T.Paths.Expire, last)
 			p.Tr.Note("alice's session %s was expired on replica %d; the next request on each other replica replays the cookie jar she held before: %s", old, last, excerpt(snap.String(), 600))
@@ -219,13 +182,8 @@ var clusterCases = []Case{
 			took := time.Since(sent)
 			prev := 0
 			visit := func(i, on int) {
-				p.Idle(step)
-				sent = time.Now()
-				got := p.Visit(u.On(on))
-				if got != id && !p.T.Controlled() && took > p.T.Tolerance {
-					p.Abort("visit %d (replica %d) found a new session, but the previous answer took %s (tolerance %s): the target answered too slowly to judge its refresh", i, on, took.Round(time.Millisecond), p.T.Tolerance)
-				}
-				took = time.Since(sent)
+				var got string
+				got, took = p.revisit(u.On(on), id, step, took, fmt.Sprintf("visit %d (replica %d)", i, on))
 				p.Expect(got).To(Equal(id),
 					"visit %d, on replica %d, %s after the previous one on replica %d (%s after the session began on replica 0; timeout %s): a visit on any replica must restart the session's timeout on all of them (a refresh that stays on the replica that saw the visit, or a replica that ends the session by a deadline it alone kept, lets it die)",
 					i, on, step, prev, time.Duration(i)*step, p.T.Timeout)
@@ -256,13 +214,13 @@ var clusterCases = []Case{
 				p.Get(u.On(i), p.T.Paths.LogMe)
 			}
 			p.Expect(p.Visit(u.On(n-1))).To(Equal(id), "visiting %s must not change the session", p.T.Paths.LogMe)
-			p.Expect(p.ClusterNotifications(id)).To(BeZero(), "a notification for %s fired while it was alive", id)
+			p.Expect(p.CountNotifications(id)).To(BeZero(), "a notification for %s fired while it was alive", id)
 			p.Idle(p.Full())
-			p.Expect(p.clusterNotificationsFor(id)).To(Equal(1),
+			p.Expect(p.NotificationsFor(id)).To(Equal(1),
 				"notifications for %s in all %d replicas' feeds together, %s after its last visit: the session timed out once, so its notification must fire once in the whole site, not once per replica (see the counts of each replica above)",
 				id, n, p.Full())
 			p.Idle(p.Margin())
-			p.Expect(p.ClusterNotifications(id)).To(Equal(1), "notifications for %s in all replicas' feeds a little later: it must fire exactly once", id)
+			p.Expect(p.CountNotifications(id)).To(Equal(1), "notifications for %s in all replicas' feeds a little later: it must fire exactly once", id)
 		},
 	},
 	{
@@ -280,11 +238,11 @@ var clusterCases = []Case{
 			}
 			p.Expect(p.Visit(u.On(n-1))).To(Equal(id), "visiting %s must not change the session", p.T.Paths.LogMe)
 			p.Get(u.On(n-1), p.T.Paths.Expire)
-			p.Expect(p.clusterNotificationsFor(id)).To(Equal(1),
+			p.Expect(p.NotificationsFor(id)).To(Equal(1),
 				"notifications for %s in all %d replicas' feeds together after it was expired on replica %d: it ended once, so its notification must fire once in the whole site (see the counts of each replica above)", id, n, n-1)
 			if p.T.Controlled() || p.Full() <= p.T.MaxWait {
 				p.Idle(p.Full()) // its timeout, had it lived, must not notify again on any replica
-				p.Expect(p.ClusterNotifications(id)).To(Equal(1), "notifications for %s in all replicas' feeds a timeout after it was expired", id)
+				p.Expect(p.CountNotifications(id)).To(Equal(1), "notifications for %s in all replicas' feeds a timeout after it was expired", id)
 			}
 		},
 	},

@@ -3,6 +3,7 @@ package spec_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -204,6 +205,40 @@ func TestClusterClockIsEveryReplicas(t *testing.T) {
 			t.Errorf("%s: %s %q, exit %d; want an error naming %q, exit 2", name, r.Outcome, r.Message, rep.ExitCode, tc.want)
 		} else {
 			t.Logf("%s: %s", name, r.Message)
+		}
+	}
+}
+
+// A cluster whose notifications are read from one output (a --run
+// cluster printing to one stdout: ExpiredLines) counts each once: the
+// feed is not read again per replica. The honest cluster passes every
+// notification case so.
+func TestClusterWithOneOutputFeed(t *testing.T) {
+	t.Parallel()
+	hs := faulty.NewClusterHandlers(faulty.ClusterHonest, faulty.ClusterReplicas, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), contract.DefaultTimeout)
+	target, err := spec.ClusterTarget(context.Background(), hs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target.ExpiredLines = func() []string { // every replica's lines, as one process output would have them
+		var lines []string
+		for _, h := range hs {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "http://localhost"+contract.PathExpired, nil))
+			lines = append(lines, strings.Fields(rec.Body.String())...)
+		}
+		return lines
+	}
+	rep, err := spec.Run(context.Background(), target, spec.Options{LabelFilter: "notify || CLUSTER-005 || CLUSTER-006"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 5 {
+		t.Errorf("%d results, want NOTIFY-001..003 and CLUSTER-005/006", len(rep.Results))
+	}
+	for _, r := range rep.Results {
+		if r.Outcome != spec.Passed {
+			t.Errorf("%s: %s %s\n%s", r.ID, r.Outcome, r.Message, r.Evidence)
 		}
 	}
 }

@@ -280,11 +280,15 @@ func (p *Probe) Notifications(ids ...string) map[string]int {
 		return p.NotificationsOn(0, ids...)
 	}
 	sum := make(map[string]int, len(ids))
-	for i := range p.T.ReplicaCount() {
-		for id, n := range p.NotificationsOn(i, ids...) {
+	per := make([]string, p.T.ReplicaCount())
+	for i := range per {
+		counts := p.NotificationsOn(i, ids...)
+		for id, n := range counts {
 			sum[id] += n
 		}
+		per[i] = fmt.Sprintf("replica %d: %v", i, counts)
 	}
+	p.Tr.Note("notifications in each replica's feed: %s; in all: %v", strings.Join(per, ", "), sum)
 	return sum
 }
 
