@@ -478,6 +478,17 @@ func TestExpiredFeedWhole(t *testing.T) {
 	if n := s.fired(ids[0]); n != 0 {
 		t.Fatalf("a dropped line still counted: %d", n)
 	}
+	// A query of no ids ("?&") asks for no lines, as the reference answers
+	// it: 200 and an empty body, not a Redis error.
+	resp, err = http.Get(s.urls[0] + "/expired?&")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(b) != 0 {
+		t.Fatalf("GET /expired?&: %s %q, want 200 and no lines", resp.Status, b)
+	}
 	if n := s.fired(ids[4]); n != 1 {
 		t.Fatalf("kept line counted %d", n)
 	}

@@ -96,8 +96,9 @@ type Server struct {
 	lastLog    time.Time
 	suppressed int
 
-	stop chan struct{}
-	done chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once // Close may be called more than once, at once
+	done     chan struct{}
 }
 
 // New joins the site in Redis as one more replica and starts its
@@ -186,11 +187,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 // Close stops the wall-clock sweeper. It does not close Config.Redis.
 func (s *Server) Close() {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
+	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
 }
 
@@ -493,7 +490,7 @@ func (s *Server) serveExpired(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var counts []any
-	if ids != nil {
+	if len(ids) > 0 { // "?&" parses to no ids: HMGET with no field is a Redis error
 		counts, err = s.cfg.Redis.HMGet(ctx, FiredKey(s.cfg.Prefix, s.cfg.Replica), ids...).Result()
 		if err != nil {
 			s.unavailable(w, "feed", err)

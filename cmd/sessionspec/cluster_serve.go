@@ -57,10 +57,11 @@ func (f *clusterFlags) check(fault string) error {
 	if fault != "" {
 		return errors.New("--fault serves an in-memory fault; it does not go with --store")
 	}
-	if _, err := cluster.NewClient(f.store); err != nil {
+	rdb, err := cluster.NewClient(f.store) // the URL is checked; nothing is dialled yet
+	if err != nil {
 		return err
 	}
-	return nil
+	return rdb.Close()
 }
 
 // lateHandler serves 503 until the replica is ready: the replica's name

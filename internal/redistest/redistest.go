@@ -141,6 +141,9 @@ func (s *Server) start(ctx context.Context) error {
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.Dir,
 		"--protected-mode", "yes", "--daemonize", "no")
+	// Killed with its parent, even one that dies without cleaning up (a
+	// test binary's timeout panic, a SIGKILLed check): no server is left.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p := &process{cmd: cmd, out: &tailBuffer{max: logKeep}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
