@@ -144,6 +144,7 @@ func runTarget(ctx context.Context, c checkConfig, args []string, stdout, stderr
 			return exitHarness, label, "", fmt.Errorf("%s: %v", who, err)
 		}
 		procs = append(procs, p)
+		deadline := time.Now().Add(c.startTimeout) // for the announcement and the first answer together
 		u, err := p.waitAnnounced(ctx, c.startTimeout)
 		if err != nil {
 			return exitHarness, label, "", fmt.Errorf("%s: %v", who, err)
@@ -152,7 +153,7 @@ func runTarget(ctx context.Context, c checkConfig, args []string, stdout, stderr
 		if err != nil {
 			return exitHarness, label, "", fmt.Errorf("%s: %v", who, err)
 		}
-		if err := p.waitReady(ctx, t, c.startTimeout); err != nil {
+		if err := p.waitReady(ctx, t, time.Until(deadline)); err != nil {
 			return exitHarness, label, "", fmt.Errorf("%s: %v", who, err)
 		}
 		p.remember()

@@ -172,19 +172,26 @@ func spawnTarget(command, dir string, env []string, stderr io.Writer, verbose bo
 		classified:  map[procKey]bool{},
 		termed:      map[procKey]bool{},
 	}
+	// A target that never started gives the subreaper back at once.
+	fail := func(err error) (*targetProcess, error) {
+		if p.subreaper {
+			releaseSubreaper()
+		}
+		return nil, fmt.Errorf("--run: %v", err)
+	}
 	tok := make([]byte, 16)
 	rand.Read(tok)
 	p.token = runTokenVar + "=" + hex.EncodeToString(tok)
 
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		return nil, fmt.Errorf("--run: %v", err)
+		return fail(err)
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		outR.Close()
 		outW.Close()
-		return nil, fmt.Errorf("--run: %v", err)
+		return fail(err)
 	}
 	p.outR, p.errR = outR, errR
 	p.pipes = []string{pipeName(outW), pipeName(errW)}
@@ -199,7 +206,7 @@ func spawnTarget(command, dir string, env []string, stderr io.Writer, verbose bo
 	if err != nil {
 		outR.Close()
 		errR.Close()
-		return nil, fmt.Errorf("--run: %v", err)
+		return fail(err)
 	}
 	p.root = p.cmd.Process.Pid
 	// The shell is unreaped until Wait below: its stat is there.

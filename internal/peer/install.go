@@ -218,6 +218,20 @@ func (m *Manifest) RunBuild(ctx context.Context, v Values) error {
 	if err != nil {
 		return fmt.Errorf("%s: build: %v", m.File, err)
 	}
+	// One build of a peer at a time: two modes checked at once (make
+	// matrix) would otherwise replace each other's output while the other
+	// starts from it.
+	if err := os.MkdirAll(v.Bin, 0o755); err != nil {
+		return fmt.Errorf("%s: build: %v", m.Name, err)
+	}
+	lock, err := os.OpenFile(filepath.Join(v.Bin, ".build-"+m.Name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("%s: build: %v", m.Name, err)
+	}
+	defer lock.Close() // releases the lock
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("%s: build: locking %s: %v", m.Name, lock.Name(), err)
+	}
 	if _, err := Command(ctx, m.Dir, cmd, BuildTimeout); err != nil {
 		return fmt.Errorf("%s: build: %v", m.Name, err)
 	}

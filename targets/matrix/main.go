@@ -309,7 +309,10 @@ func runOne(ctx context.Context, r *Run, o options) {
 	cmd.Env = append(os.Environ(), r.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
+	// Long enough for the check to stop what it started (its replicas in
+	// up to 12 s, then a Redis service in up to 5 s): killed sooner, it
+	// would leave them running.
+	cmd.WaitDelay = 30 * time.Second
 	start := time.Now()
 	err = cmd.Run()
 	r.Seconds = time.Since(start).Seconds()
