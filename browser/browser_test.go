@@ -21,6 +21,7 @@ import (
 
 	"github.com/sessionspec/sessionspec/fakeclock"
 	"github.com/sessionspec/sessionspec/internal/faulty"
+	"github.com/sessionspec/sessionspec/internal/oneline"
 	"github.com/sessionspec/sessionspec/reference"
 	"github.com/sessionspec/sessionspec/spec"
 )
@@ -333,7 +334,7 @@ func TestSocketAndCookielessFaults(t *testing.T) {
 					t.Errorf("%s's report lacks %q:\n%s\n%s", tc.id, want, r.Message, r.Evidence)
 				}
 			}
-			t.Logf("%s: %s", tc.id, oneLine(r.Message, 400))
+			t.Logf("%s: %s", tc.id, oneline.Clip(r.Message, 400))
 		})
 	}
 }

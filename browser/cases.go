@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	. "github.com/onsi/gomega"
 
+	"github.com/sessionspec/sessionspec/internal/oneline"
 	"github.com/sessionspec/sessionspec/spec"
 )
 
@@ -217,7 +218,7 @@ func cases(b *Browser) []spec.Case {
 
 			after := s.restart("restarted-browser")
 			jar = after.jar()
-			s.shot(after, "restarted", "the browser restarted on the same profile; the cookie jar holds: "+oneLine(renderJar(jar), 600))
+			s.shot(after, "restarted", "the browser restarted on the same profile; the cookie jar holds: "+oneline.Clip(renderJar(jar), 600))
 			if !holds(jar, keptName) {
 				p.Abort("the restarted browser lost its profile's cookie jar (the persistent cookie %s is gone), so it cannot show what closing does to the session cookie", keptName)
 			}

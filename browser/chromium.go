@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/sessionspec/sessionspec/internal/oneline"
 )
 
 // FindChromium returns the browser to run: given, if not empty, else
@@ -201,12 +202,12 @@ func startChromium(parent context.Context, path, userDataDir string, insecure bo
 		cancel()
 		allocCancel()
 		msg := fmt.Sprintf("Chromium %s could not start: %v", path, err)
-		if last := c.out.lastLine(); last != "" && !strings.Contains(oneLine(err.Error(), 1<<20), oneLine(last, 1<<20)) {
+		if last := c.out.lastLine(); last != "" && !strings.Contains(oneline.Clip(err.Error(), 1<<20), oneline.Clip(last, 1<<20)) {
 			msg += "; it said: " + last
 		}
 		// The fix: see Chromium's own complaint in full, by hand.
 		fix := fmt.Sprintf(" (try it by hand: %s --headless --no-sandbox --disable-gpu --dump-dom about:blank; or name another with --chromium PATH or $%s)", path, EnvChromium)
-		return nil, errors.New(strings.TrimSuffix(oneLine(msg, 400), ":") + fix)
+		return nil, errors.New(strings.TrimSuffix(oneline.Clip(msg, 400), ":") + fix)
 	}
 	return c, nil
 }
@@ -279,14 +280,4 @@ func (t *tail) lastLine() string {
 	defer t.mu.Unlock()
 	lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
-}
-
-// oneLine folds white space, so that a message stays on one line, and
-// cuts it at n bytes.
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		s = s[:n] + "..."
-	}
-	return s
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 	. "github.com/onsi/gomega"
 
+	"github.com/sessionspec/sessionspec/internal/oneline"
 	"github.com/sessionspec/sessionspec/spec"
 )
 
@@ -80,7 +81,7 @@ func (s *scenario) stepTimeout() time.Duration { return s.p.T.RequestTimeout + 5
 func (s *scenario) user(name string) *tab {
 	ctx, cancel, err := s.c.userContext(s.p.Context(), s.stepTimeout())
 	if err != nil {
-		s.p.Abort("opening a browser context for %s: %v (Chromium did not answer in time, e.g. on a loaded machine: a longer --request-timeout gives every browser step longer)", name, oneLine(err.Error(), 300))
+		s.p.Abort("opening a browser context for %s: %v (Chromium did not answer in time, e.g. on a loaded machine: a longer --request-timeout gives every browser step longer)", name, oneline.Clip(err.Error(), 300))
 	}
 	return s.attach(name, ctx, cancel, s.c, false)
 }
@@ -134,7 +135,7 @@ func (t *tab) newTab(name string) *tab {
 	// The first run makes the tab and binds it to ctx: no deadline on it.
 	err := bounded(t.s.p.Context(), t.s.stepTimeout(), cancel, func() error { return chromedp.Do(ctx) })
 	if err != nil {
-		t.s.p.Abort("opening a second tab for %s: %v", name, oneLine(err.Error(), 300))
+		t.s.p.Abort("opening a second tab for %s: %v", name, oneline.Clip(err.Error(), 300))
 	}
 	return t.s.attach(name, ctx, cancel, t.browser, false)
 }
@@ -161,7 +162,7 @@ func (s *scenario) attach(name string, ctx context.Context, cancel context.Cance
 // error (exit code 2), not a conformance failure.
 func (t *tab) do(what string, f func(ctx context.Context) error) {
 	if err := t.try(f); err != nil {
-		t.s.p.Abort("browser [%s]: %s: %v", t.name, what, oneLine(err.Error(), 300))
+		t.s.p.Abort("browser [%s]: %s: %v", t.name, what, oneline.Clip(err.Error(), 300))
 	}
 }
 
@@ -296,10 +297,10 @@ func (t *tab) navigate(slug, what string, load func(ctx context.Context) (*netwo
 	})
 	capturing.Wait()
 	if readErr != nil {
-		t.s.p.Abort("browser [%s]: reading the page: %v", t.name, oneLine(readErr.Error(), 300))
+		t.s.p.Abort("browser [%s]: reading the page: %v", t.name, oneline.Clip(readErr.Error(), 300))
 	}
 	if captureErr != nil {
-		t.s.p.Abort("browser [%s]: taking a screenshot: %v", t.name, oneLine(captureErr.Error(), 300))
+		t.s.p.Abort("browser [%s]: taking a screenshot: %v", t.name, oneline.Clip(captureErr.Error(), 300))
 	}
 	pg.t = t
 	if resp != nil {
@@ -426,7 +427,7 @@ func (t *tab) flushCookie(slug string) {
 		})
 		return err
 	})
-	t.s.shot(t, slug, "flushed the "+name+" cookie from the browser; the jar now holds: "+oneLine(renderJar(t.jar()), 600))
+	t.s.shot(t, slug, "flushed the "+name+" cookie from the browser; the jar now holds: "+oneline.Clip(renderJar(t.jar()), 600))
 }
 
 // setCookie stores a cookie for the target in the tab's browser, as a
@@ -491,7 +492,7 @@ func (s *scenario) evidence() {
 			}
 		}
 		if err != nil {
-			fmt.Fprintf(&b, "  no screenshot: %v\n", oneLine(err.Error(), 200))
+			fmt.Fprintf(&b, "  no screenshot: %v\n", oneline.Clip(err.Error(), 200))
 		}
 		var pg shown
 		if err := t.try(func(ctx context.Context) error {
@@ -499,7 +500,7 @@ func (s *scenario) evidence() {
 			pg, err = readPage(ctx)
 			return err
 		}); err != nil {
-			fmt.Fprintf(&b, "  no page text: %v\n", oneLine(err.Error(), 200))
+			fmt.Fprintf(&b, "  no page text: %v\n", oneline.Clip(err.Error(), 200))
 		} else {
 			fmt.Fprintf(&b, "  page %s\n  page text:\n%s\n", pg.URL, indent(excerpt(pg.Text, 2000), "    "))
 		}
@@ -509,7 +510,7 @@ func (s *scenario) evidence() {
 			jar, err = t.readJar(ctx)
 			return err
 		}); err != nil {
-			fmt.Fprintf(&b, "  no cookie jar: %v", oneLine(err.Error(), 200))
+			fmt.Fprintf(&b, "  no cookie jar: %v", oneline.Clip(err.Error(), 200))
 		} else {
 			fmt.Fprintf(&b, "  cookie jar:\n%s", indent(renderJar(jar), "    "))
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sessionspec/sessionspec/contract"
 	"github.com/sessionspec/sessionspec/fakeclock"
+	"github.com/sessionspec/sessionspec/internal/oneline"
 	"github.com/sessionspec/sessionspec/reference"
 )
 
@@ -278,15 +279,7 @@ func (s *Server) complain(what string, err error) {
 		more = fmt.Sprintf(" (and %d more failures in the last second)", s.suppressed)
 	}
 	s.lastLog, s.suppressed = now, 0
-	fmt.Fprintf(s.cfg.Log, "sessionspec cluster: replica %s: %s: redis unreachable: %s%s\n", s.cfg.Replica, what, oneLine(err.Error()), more)
-}
-
-func oneLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return s
+	fmt.Fprintf(s.cfg.Log, "sessionspec cluster: replica %s: %s: redis unreachable: %s%s\n", s.cfg.Replica, what, oneline.Clip(err.Error(), 300), more)
 }
 
 // unavailable answers 503 for a failure to reach Redis.
@@ -294,7 +287,7 @@ func (s *Server) unavailable(w http.ResponseWriter, what string, err error) {
 	s.complain(what, err)
 	setTextHeaders(w)
 	w.WriteHeader(http.StatusServiceUnavailable)
-	fmt.Fprintf(w, "session store unavailable: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(w, "session store unavailable: %s\n", oneline.Clip(err.Error(), 300))
 }
 
 func setTextHeaders(w http.ResponseWriter) {
@@ -532,7 +525,7 @@ func (s *Server) serveExpired(w http.ResponseWriter, r *http.Request) {
 		rcancel()
 		if err != nil {
 			s.complain("feed", err)
-			fmt.Fprintf(&buf, "# session store unavailable: %s\n", oneLine(err.Error()))
+			fmt.Fprintf(&buf, "# session store unavailable: %s\n", oneline.Clip(err.Error(), 300))
 			break
 		}
 		if page.from > seq {

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/sessionspec/sessionspec/internal/oneline"
 )
 
 // MaxAdvance bounds one clock-control step.
@@ -66,7 +68,7 @@ func (c ClockControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := c.Advance(r.Context(), d); err != nil {
-			http.Error(w, oneLine(err.Error(), 300), http.StatusServiceUnavailable)
+			http.Error(w, oneline.Clip(err.Error(), 300), http.StatusServiceUnavailable)
 			return
 		}
 	default:
@@ -84,12 +86,12 @@ func (c ClockControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // an Origin, if any, too.
 func notLoopback(r *http.Request) string {
 	if !loopbackHost(r.Host) {
-		return fmt.Sprintf("Host %q", oneLine(r.Host, 100))
+		return "Host " + oneline.Quote(r.Host, 100)
 	}
 	if o := r.Header.Get("Origin"); o != "" {
 		u, err := url.Parse(o)
 		if err != nil || u.Scheme == "" || u.Host == "" || !loopbackHost(u.Host) {
-			return fmt.Sprintf("Origin %q", oneLine(o, 100))
+			return "Origin " + oneline.Quote(o, 100)
 		}
 	}
 	return ""
@@ -119,7 +121,7 @@ func loopbackHost(hostport string) bool {
 func ParseAdvance(rawQuery string) (time.Duration, error) {
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return 0, fmt.Errorf("malformed query: %v", oneLine(err.Error(), 100))
+		return 0, fmt.Errorf("malformed query: %v", oneline.Clip(err.Error(), 100))
 	}
 	vals, ok := q["advance"]
 	if !ok || len(q) != 1 {
@@ -131,7 +133,7 @@ func ParseAdvance(rawQuery string) (time.Duration, error) {
 	d, err := time.ParseDuration(vals[0])
 	switch {
 	case err != nil:
-		return 0, fmt.Errorf("advance=%q is not a duration (use Go syntax such as 5s, 1m30s, 250ms)", oneLine(vals[0], 40))
+		return 0, fmt.Errorf("advance=%s is not a duration (use Go syntax such as 5s, 1m30s, 250ms)", oneline.Quote(vals[0], 40))
 	case d < 0:
 		return 0, fmt.Errorf("advance=%s is negative; the clock only moves forward", vals[0])
 	case d > MaxAdvance:
@@ -162,19 +164,7 @@ func FormatClockTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nan
 func ParseClockTime(body string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(body))
 	if err != nil {
-		return time.Time{}, fmt.Errorf("the body is not an RFC 3339 time: %q", oneLine(strings.TrimSpace(body), 80))
+		return time.Time{}, fmt.Errorf("the body is not an RFC 3339 time: %s", oneline.Quote(strings.TrimSpace(body), 80))
 	}
 	return t, nil
-}
-
-// oneLine shortens s to its first line and at most n bytes.
-func oneLine(s string, n int) string {
-	s, _, cut := strings.Cut(s, "\n")
-	if len(s) > n {
-		s, cut = s[:n], true
-	}
-	if cut {
-		s += "…"
-	}
-	return s
 }

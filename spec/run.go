@@ -13,6 +13,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/sessionspec/sessionspec/contract"
+	"github.com/sessionspec/sessionspec/internal/oneline"
 )
 
 // DefaultParallel is how many cases run at once by default.
@@ -73,7 +74,7 @@ func ParseLabelFilter(expr string) (func(Case) bool, error) {
 		if ge, ok := err.(types.GinkgoError); ok {
 			msg = ge.Message
 		}
-		return nil, fmt.Errorf("label filter %q: %s", expr, oneLine(msg))
+		return nil, fmt.Errorf("label filter %q: %s", expr, oneline.Clip(msg, 300))
 	}
 	return func(c Case) bool { return f(c.Labels()) }, nil
 }
@@ -352,7 +353,7 @@ func (r *run) checkClock(ctx context.Context) error {
 				return time.Time{}, fmt.Errorf("clock %s: %v", name, err)
 			}
 			if resp.Status != http.StatusOK {
-				return time.Time{}, fmt.Errorf("clock: %s %s%s answered %d %q, want 200", method, name, query, resp.Status, oneLine(excerpt(resp.Body, 120)))
+				return time.Time{}, fmt.Errorf("clock: %s %s%s answered %d %q, want 200", method, name, query, resp.Status, oneline.Clip(excerpt(resp.Body, 120), 120))
 			}
 			now, err := clockTime(resp)
 			if err != nil {
@@ -453,11 +454,6 @@ func (r *run) clockUntouched(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func oneLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
 }
 
 // Optional resources are parts of the contract a target need not serve:

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sessionspec/sessionspec/internal/oneline"
 )
 
 // Command runs a short shell command (versions, build, an install step)
@@ -36,7 +38,7 @@ func Command(ctx context.Context, dir, command string, limit time.Duration) (str
 		} else if ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
-		return text, fmt.Errorf("`%s` in %s: %v%s", oneLine(command, 120), dir, err, quoteTail(text))
+		return text, fmt.Errorf("`%s` in %s: %v%s", oneline.Clip(command, 120), dir, err, quoteTail(text))
 	}
 	return text, nil
 }
@@ -51,17 +53,9 @@ func quoteTail(out string) string {
 		lines = lines[len(lines)-5:]
 	}
 	for i, l := range lines {
-		lines[i] = oneLine(l, 300)
+		lines[i] = oneline.Clip(l, 300)
 	}
 	return ": " + strings.Join(lines, " | ")
-}
-
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return s
 }
 
 const outputMax = 64 << 10
@@ -203,7 +197,7 @@ func (m *Manifest) VersionsLine(ctx context.Context, v Values) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: versions: %v (add --install, or run make deps-targets)", m.Name, err)
 	}
-	if out = oneLine(out, 400); out == "" {
+	if out = oneline.Clip(out, 400); out == "" {
 		return "", errors.New(m.Name + ": versions: the command printed nothing")
 	}
 	return out, nil
