@@ -141,6 +141,12 @@ type Discovery struct {
 	// The list may include the target's own URL. ParseDiscovery checks
 	// their form; ParseDiscoveryAt checks their host against the target's.
 	Replicas []string `json:"replicas,omitempty"`
+	// SharedFeed says that every replica's expired feed lists the
+	// notifications of the whole cluster (one log the replicas share),
+	// not only those the replica fired itself: the suite then reads one
+	// replica's feed instead of adding all of theirs up, which would
+	// count each notification once per replica.
+	SharedFeed bool `json:"shared_feed,omitempty"`
 }
 
 // MaxReplicas bounds the replicas a discovery document may list.

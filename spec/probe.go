@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -274,21 +276,36 @@ func (p *Probe) Idle(d time.Duration) {
 // accepts bare uids and the seed's "Session <uid> has expired." lines.
 //
 // On a clustered target the feed is the union of every replica's (each
-// lists the notifications it fired): the counts are their sums.
+// lists the notifications it fired): the counts are their sums; or,
+// when the replicas share one feed (Target.SharedFeed), replica 0's.
 func (p *Probe) Notifications(ids ...string) map[string]int {
 	if len(p.T.Replicas) == 0 || p.T.ExpiredLines != nil {
 		return p.NotificationsOn(0, ids...)
 	}
+	if p.T.SharedFeed {
+		counts := p.NotificationsOn(0, ids...)
+		p.Tr.Note("the replicas share one feed (shared_feed): replica 0's lists the whole cluster's notifications: %v", counts)
+		return counts
+	}
 	sum := make(map[string]int, len(ids))
 	per := make([]string, p.T.ReplicaCount())
+	var first map[string]int
+	everyFeedAlike := true
 	for i := range per {
 		counts := p.NotificationsOn(i, ids...)
 		for id, n := range counts {
 			sum[id] += n
 		}
+		if i == 0 {
+			first = counts
+		}
+		everyFeedAlike = everyFeedAlike && maps.Equal(counts, first) && slices.ContainsFunc(slices.Collect(maps.Values(counts)), func(n int) bool { return n > 0 })
 		per[i] = fmt.Sprintf("replica %d: %v", i, counts)
 	}
 	p.Tr.Note("notifications in each replica's feed: %s; in all: %v", strings.Join(per, ", "), sum)
+	if everyFeedAlike {
+		p.Tr.Note("every replica's feed lists the same notifications: if the replicas write to one log, say so (--shared-feed, or \"shared_feed\": true in the discovery document) and one feed is read; if each replica fired them, that is the defect")
+	}
 	return sum
 }
 

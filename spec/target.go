@@ -98,6 +98,11 @@ type Target struct {
 	// (User.On) is carried to replica i's host and port. Only the CLUSTER
 	// cases send requests to any replica but 0.
 	Replicas []*url.URL
+	// SharedFeed says the replicas' expired feeds are one log of the
+	// whole cluster's notifications (discovery's "shared_feed"): the
+	// suite reads replica 0's. Without it each replica's feed lists what
+	// that replica fired, and the suite adds them up.
+	SharedFeed bool
 	// ReplicaTransports, when set, carries the requests for each of
 	// Replicas (one each, in order) instead of Transport: replicas served
 	// in memory (ClusterTarget).
@@ -312,6 +317,7 @@ func (t *Target) Discover(ctx context.Context) error {
 		t.Paths = *d.Paths
 	}
 	t.IDFromCookie = t.IDFromCookie || d.IDFromCookie
+	t.SharedFeed = t.SharedFeed || d.SharedFeed
 	if len(t.Replicas) == 0 {
 		for _, r := range d.Replicas {
 			if err := t.AddReplica(r); err != nil {

@@ -48,6 +48,7 @@ type checkConfig struct {
 	insecure       bool
 	name           string
 	idFromCookie   bool
+	sharedFeed     bool
 	browser        bool             // also run the browser cases
 	screenshots    string           // where the browser cases' screenshots go
 	chromium       string           // the browser to run
@@ -105,6 +106,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	fs.StringVar(&c.labelFilter, "label-filter", "", "run only cases matching this Ginkgo label `expression` (levels, areas, IDs), e.g. 'MUST && !timeout'")
 	fs.StringVar(&c.name, "name", "", "what reports call the target (default: the discovery document's implementation, else host:port)")
 	fs.BoolVar(&c.idFromCookie, "id-from-cookie", false, "when the session page shows no id, take the session cookie's value as the id")
+	fs.BoolVar(&c.sharedFeed, "shared-feed", false, "the replicas' expired feeds are one log of the whole cluster's notifications: read one, do not add them up")
 	fs.BoolVar(&c.insecure, "insecure", false, "accept any TLS certificate (a self-signed test server on loopback)")
 	fs.BoolVar(&c.verbose, "v", false, "also show Ginkgo's output and the evidence of every case")
 	fs.BoolVar(&c.browser, "browser", false, "also run the browser cases (BROWSER-*) in headless Chromium; without it they are left out")
@@ -217,6 +219,7 @@ func (c checkConfig) apply(t *spec.Target) {
 		}
 	}
 	t.IDFromCookie = t.IDFromCookie || c.idFromCookie
+	t.SharedFeed = t.SharedFeed || c.sharedFeed
 	if c.set["expired"] && c.expired != "stdout" {
 		t.Paths.Expired = c.expired
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,13 @@ import (
 // returns their URLs (with a trailing slash), the first the target's.
 func startFaultyCluster(t *testing.T, f faulty.Fault, advertise bool) []string {
 	t.Helper()
+	return startFaultyClusterWith(t, f, advertise, func(h http.Handler) http.Handler { return h })
+}
+
+// startFaultyClusterWith is startFaultyCluster with each replica's
+// handler wrapped.
+func startFaultyClusterWith(t *testing.T, f faulty.Fault, advertise bool, wrap func(http.Handler) http.Handler) []string {
+	t.Helper()
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clocks := make([]*fakeclock.Fake, faulty.ClusterReplicas)
 	for i := range clocks {
@@ -30,7 +38,7 @@ func startFaultyCluster(t *testing.T, f faulty.Fault, advertise bool) []string {
 	var servers []*httptest.Server
 	replicas := faulty.NewCluster(f, clocks, reference.DefaultTimeout)
 	for _, r := range replicas {
-		srv := httptest.NewUnstartedServer(r) // listening, not serving yet
+		srv := httptest.NewUnstartedServer(wrap(r)) // listening, not serving yet
 		t.Cleanup(srv.Close)
 		servers = append(servers, srv)
 		urls = append(urls, "http://"+srv.Listener.Addr().String()+"/")
@@ -179,5 +187,44 @@ func TestCheckReplicasOfUnsharedServes(t *testing.T) {
 		if r.Outcome != spec.Failed {
 			t.Errorf("%s: %s, want fail: %s", r.ID, r.Outcome, r.Message)
 		}
+	}
+}
+
+// Replicas that write to one log, which each replica's feed lists whole,
+// are counted once per replica unless they say so: without the
+// declaration an honest such cluster fails NOTIFY-001 and CLUSTER-005
+// with 3 and the evidence names the way out; with --shared-feed (its
+// discovery document silent) it passes.
+func TestCheckSharedFeedFlag(t *testing.T) {
+	t.Parallel()
+	silent := func(h http.Handler) http.Handler { // a discovery document without "shared_feed"
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != contract.PathDiscovery {
+				h.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			d, err := contract.ParseDiscovery(rec.Body.Bytes())
+			if err != nil || !d.SharedFeed {
+				t.Errorf("the shared-feed cluster's discovery document: %v, shared_feed %v", err, d.SharedFeed)
+			}
+			d.SharedFeed = false
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(d)
+		})
+	}
+	urls := startFaultyClusterWith(t, faulty.ClusterSharedFeed, false, silent)
+	args := append([]string{"check", urls[0], "--label-filter", "notify || CLUSTER-005 || CLUSTER-006"}, replicaFlags(urls[1:])...)
+	o := sessionspec(t, args...)
+	if o.code != 1 || o.outcomeOf("CLUSTER-005") != spec.Failed || o.outcomeOf("NOTIFY-001") != spec.Failed {
+		t.Fatalf("undeclared: exit %d, CLUSTER-005 %s, NOTIFY-001 %s; want 1, fail, fail\n%s%s", o.code, o.outcomeOf("CLUSTER-005"), o.outcomeOf("NOTIFY-001"), o.stdout, o.stderr)
+	}
+	if !strings.Contains(o.stdout, "--shared-feed") {
+		t.Errorf("the evidence does not name --shared-feed:\n%s", o.stdout)
+	}
+	o = sessionspec(t, append(args, "--shared-feed")...)
+	if o.code != 0 || o.report.Summary.Pass != 5 {
+		t.Fatalf("--shared-feed: exit %d, %d passed; want 0 and 5\n%s%s", o.code, o.report.Summary.Pass, o.stdout, o.stderr)
 	}
 }

@@ -52,6 +52,15 @@ const (
 	// ends it a timeout after it last saw it, however recently the others
 	// refreshed it.
 	ClusterStaleSweep Fault = "cluster-stale-sweep"
+	// ClusterSharedFeed is a correct cluster whose replicas write their
+	// notifications to one log, which every replica's feed lists whole
+	// (its discovery document says "shared_feed"): a suite adding the
+	// replicas' feeds up would count each notification once per replica.
+	ClusterSharedFeed Fault = "cluster-shared-feed"
+	// ClusterSharedFeedPerReplicaNotify: the replicas share one log, and
+	// every replica writes every expiry to it, so the log lists each
+	// notification once per replica.
+	ClusterSharedFeedPerReplicaNotify Fault = "cluster-shared-feed-per-replica-notify"
 )
 
 // ClusterReplicas is how many replicas the suite's tests run a cluster
@@ -75,18 +84,22 @@ var ClusterFaults = []Entry{
 	{Fault: ClusterLocalTouch, CaughtBy: "CLUSTER-004"},
 	// TIMEOUT-* pass: replica 0's own deadlines are never stale.
 	{Fault: ClusterStaleSweep, CaughtBy: "CLUSTER-004"},
+	// NOTIFY-* fail too: the one log lists each expiry three times.
+	{Fault: ClusterSharedFeedPerReplicaNotify, CaughtBy: "CLUSTER-005"},
 }
 
 // ClusterHonestEntries are the correct clusters: every case passes but
 // those of the optional resources they do not serve (components, ws).
 var ClusterHonestEntries = []Entry{
 	{Fault: ClusterHonest, Verdict: Passes},
+	{Fault: ClusterSharedFeed, Verdict: Passes},
 }
 
 // IsCluster reports whether f is a clustered target of this file.
 func IsCluster(f Fault) bool {
 	switch f {
-	case ClusterHonest, ClusterLocalCache, ClusterPerReplicaNotify, ClusterRMWCounter, ClusterLocalTouch, ClusterStaleSweep:
+	case ClusterHonest, ClusterLocalCache, ClusterPerReplicaNotify, ClusterRMWCounter, ClusterLocalTouch, ClusterStaleSweep,
+		ClusterSharedFeed, ClusterSharedFeedPerReplicaNotify:
 		return true
 	}
 	return false
@@ -100,6 +113,12 @@ type sharedStore struct {
 	mu       sync.Mutex
 	sessions map[string]*sharedSession
 	replicas []*Replica
+	log      []string // ClusterSharedFeed*: the one notification log
+}
+
+// sharedFeed reports whether the replicas write to one log.
+func (s *sharedStore) sharedFeed() bool {
+	return s.fault == ClusterSharedFeed || s.fault == ClusterSharedFeedPerReplicaNotify
 }
 
 type sharedSession struct {
@@ -201,13 +220,20 @@ func (r *Replica) end(sess *sharedSession) {
 	if !sess.logged {
 		return
 	}
-	if s.fault == ClusterPerReplicaNotify { // the defect: every replica runs it
+	switch s.fault {
+	case ClusterPerReplicaNotify: // the defect: every replica runs it
 		for _, o := range s.replicas {
 			o.feed = append(o.feed, sess.id)
 		}
-		return
+	case ClusterSharedFeed:
+		s.log = append(s.log, sess.id)
+	case ClusterSharedFeedPerReplicaNotify: // the defect: every replica logs it
+		for range s.replicas {
+			s.log = append(s.log, sess.id)
+		}
+	default:
+		r.feed = append(r.feed, sess.id)
 	}
-	r.feed = append(r.feed, sess.id)
 }
 
 // touch records an access at now. Called with store.mu held.
@@ -259,6 +285,7 @@ func (r *Replica) discovery() contract.Discovery {
 		cookie: contract.CookieName, timeout: r.store.timeout, fake: r.clock}
 	d := cfg.discoveryDoc()
 	d.Replicas = r.Advertise
+	d.SharedFeed = r.store.sharedFeed()
 	return d
 }
 
@@ -274,7 +301,11 @@ func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch req.URL.Path {
 	case contract.PathExpired:
 		var b strings.Builder
-		for _, id := range r.feed {
+		feed := r.feed
+		if s.sharedFeed() {
+			feed = s.log
+		}
+		for _, id := range feed {
 			b.WriteString(id + "\n")
 		}
 		body = b.String()
