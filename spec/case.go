@@ -82,9 +82,19 @@ type Case struct {
 	Check func(p *Probe) `json:"-"`
 }
 
-// Labels are the labels a label filter sees: the level, the area and the
-// ID.
-func (c Case) Labels() []string { return []string{string(c.Level), c.Area, c.ID} }
+// Labels are the labels a label filter sees: the level, the area, the ID
+// and needs-R for each resource R the case needs (needs-expired: every
+// case that reads the notification feed, CLUSTER-005 and -006 among the
+// NOTIFY ones).
+//
+//	sessionspec check URL --allow-na needs-expired   # a target without a feed
+func (c Case) Labels() []string {
+	labels := []string{string(c.Level), c.Area, c.ID}
+	for _, r := range c.Needs {
+		labels = append(labels, "needs-"+string(r))
+	}
+	return labels
+}
 
 // needs reports whether the case needs r.
 func (c Case) needs(r Resource) bool { return slices.Contains(c.Needs, r) }

@@ -70,3 +70,25 @@ func TestResponseNumberSkipsMarkup(t *testing.T) {
 		t.Error("a body with no number gave one")
 	}
 }
+
+// needs-expired selects exactly the cases that read the notification
+// feed, the CLUSTER ones among them, so one --allow-na accepts a target
+// without a feed.
+func TestNeedsLabels(t *testing.T) {
+	sel, err := ParseLabelFilter("needs-expired")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range Cases() {
+		if sel(c) != c.needs(Expired) {
+			t.Errorf("%s: needs-expired selects %v, needs %v", c.ID, sel(c), c.Needs)
+		}
+		if sel(c) {
+			got = append(got, c.ID)
+		}
+	}
+	if !strings.Contains(strings.Join(got, " "), "NOTIFY-001") || !strings.Contains(strings.Join(got, " "), "CLUSTER-005 CLUSTER-006") {
+		t.Errorf("needs-expired selects %v", got)
+	}
+}

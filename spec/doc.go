@@ -19,7 +19,8 @@
 //
 // Run is a function of a Target and Options: it may be called any number
 // of times in one process, also at once. Label filters use Ginkgo's syntax
-// over the labels level, area and ID ("MUST && !timeout"). For Go users
+// over the labels level, area, ID and needs-RESOURCE ("MUST && !timeout",
+// "needs-expired"). For Go users
 // there are three ways in: Test checks an http.Handler on virtual time,
 // like testing/fstest.TestFS; TestURL checks a server at a URL; and
 // package ginkgosuite makes the same cases Ginkgo specs for a Ginkgo suite

@@ -84,7 +84,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	fs.StringVar(&c.cookie, "cookie", "", "the session cookie's `name` (default: from discovery, else taken from the first response of the session page)")
 	fs.IntVar(&c.parallel, "parallel", spec.DefaultParallel, "how many cases run at once (on a controlled clock a case that moves time always runs alone)")
 	fs.DurationVar(&c.deadline, "deadline", 0, "overall time limit of the run; cases still running then are interrupted, exit 2 (default: 15m plus 2 x --max-wait)")
-	fs.StringVar(&c.allowNA, "allow-na", "", "label `expression` of MUST cases allowed to be not applicable without making the run incomplete, e.g. TIMEOUT-004 or 'notify'")
+	fs.StringVar(&c.allowNA, "allow-na", "", "label `expression` of MUST cases allowed to be not applicable without making the run incomplete, e.g. TIMEOUT-004, 'notify' or needs-expired (every case that reads the notification feed)")
 	fs.StringVar(&c.clock, "clock", "", "`URL` or path of the target's clock-control resource (GET now, POST ?advance=D)")
 	fs.StringVar(&c.expired, "expired", "", "`URL` or path of the expired-notification feed, or \"stdout\" for the --run command's output")
 	fs.StringVar(&c.paths, "paths", "", "resource paths, `name=path,...` with names session, expire, logme, expired, counter, clock (empty path: not served)")

@@ -1,7 +1,7 @@
 // Package ginkgosuite runs sessionspec cases as Ginkgo specs, for Go
 // users whose tests are written in Ginkgo and for the ginkgo CLI: the very
 // same cases as `sessionspec check`, with the same labels (level, area,
-// ID), so `ginkgo --label-filter='MUST && !timeout'` selects as
+// ID, needs-R), so `ginkgo --label-filter='MUST && !timeout'` selects as
 // `sessionspec check --label-filter` does.
 //
 // Nothing is registered by importing it: a suite calls Describe in its
@@ -32,7 +32,7 @@ import (
 )
 
 // Describe registers one Ginkgo container with an It per case (cases nil
-// means spec.Cases()), labelled with the case's level, area and ID. The
+// means spec.Cases()), labelled with the case's level, area, ID and needs-R labels. The
 // target is made once, before the first case that runs; each It runs its
 // case with spec.Run and ends as the case did: passed, failed (with the
 // message and the HTTP exchanges), skipped when not applicable. A failed
