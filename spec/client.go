@@ -175,6 +175,14 @@ func (u *User) On(i int) *User {
 	return &v
 }
 
+// via returns u sending its requests through client (a burst's), with
+// the same jar and transcript.
+func (u *User) via(client *http.Client) *User {
+	v := *u
+	v.client = client
+	return &v
+}
+
 // Replica is the replica u's requests go to.
 func (u *User) Replica() int { return u.replica }
 

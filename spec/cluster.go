@@ -3,8 +3,6 @@ package spec
 import (
 	"fmt"
 	"net/http"
-	"slices"
-	"sync"
 	"time"
 
 	. "github.com/onsi/gomega"
@@ -40,22 +38,6 @@ func (p *Probe) counterOn(u *User) (int, bool) {
 	p.Expect(ok).To(BeTrue(), "GET %s on replica %d must show a number; the body was %q", p.T.Paths.Counter, u.Replica(), excerpt(r.Body, 200))
 	return n, true
 }
-
-// increment is one answer of the counter under concurrency.
-type increment struct {
-	replica int
-	status  int
-	value   int
-	counted bool // 200 with a number
-	err     error
-}
-
-// concurrentIncrements are how many counter requests CLUSTER-007 sends at
-// once, spread over the replicas: enough that a store that reads, adds
-// and writes back (with any gap between its read and its write: a round
-// trip to a shared store, a yield) has two of them read the same value
-// on every run.
-const concurrentIncrements = 50
 
 var clusterCases = []Case{
 	{
@@ -257,72 +239,7 @@ var clusterCases = []Case{
 		Seed:  "Future calls to IUserManager(ISession(ctx)) will return the same instance.",
 		Needs: []Resource{Replicas, Counter},
 		Check: func(p *Probe) {
-			n := p.Replicas()
-			u := p.User("alice")
-			start := 0
-			for i := range n { // the session exists, and every replica has seen it
-				start = p.Count(u.On(i))
-				p.Expect(start).To(Equal(i+1), "visit %d to the counter, on replica %d", i+1, i)
-			}
-			got := make([]increment, concurrentIncrements)
-			var wg sync.WaitGroup
-			ready := make(chan struct{})
-			// Requests sent at once carry the cookies alice holds before
-			// any of them is answered, however the scheduler runs them
-			// (on a single thread, one may be answered before the next
-			// is sent).
-			cookie := u.CookieHeader(p.T.Paths.Counter)
-			for k := range got {
-				wg.Go(func() {
-					v := u.On(k % n)
-					<-ready
-					got[k] = increment{replica: k % n}
-					r, err := v.Do(p.ctx, "GET", p.T.Paths.Counter, cookie)
-					if err != nil {
-						got[k].err = err
-						return
-					}
-					got[k].status = r.Status
-					got[k].value, got[k].counted = r.Number()
-					got[k].counted = got[k].counted && r.Status == http.StatusOK
-				})
-			}
-			close(ready)
-			wg.Wait()
-			if p.ctx.Err() != nil {
-				panic(aborted{"interrupted"})
-			}
-			var values []int
-			seen := map[int][]int{} // value -> replicas that answered it
-			for k, g := range got {
-				if g.err != nil {
-					p.Abort("%d concurrent requests to %s: request %d (replica %d) got no answer: %v", concurrentIncrements, p.T.Paths.Counter, k, g.replica, g.err)
-				}
-				if g.counted {
-					values = append(values, g.value)
-					seen[g.value] = append(seen[g.value], g.replica)
-				}
-			}
-			ok := len(values)
-			if ok < concurrentIncrements/2 {
-				p.Abort("of %d concurrent requests to %s spread over %d replicas only %d answered 200 with a number: too few to judge", concurrentIncrements, p.T.Paths.Counter, n, ok)
-			}
-			slices.Sort(values)
-			p.Tr.Note("%d concurrent requests to %s, spread over %d replicas, started at count %d: %d answered 200 with the values %v", concurrentIncrements, p.T.Paths.Counter, n, start, ok, values)
-			var dup []string
-			for v, rs := range seen {
-				if len(rs) > 1 {
-					dup = append(dup, fmt.Sprintf("%d (answered by replicas %v)", v, rs))
-				}
-			}
-			slices.Sort(dup)
-			final := p.Count(u.On(0))
-			p.Expect(final).To(BeNumerically(">=", start+ok+1),
-				"after %d increments answered 200 (from count %d), the next visit on replica 0 must count %d; it counts %d: %d increments were lost (requests that read the same count and each wrote back their own: a read-modify-write of the store, or a count carried in the cookie)",
-				ok, start, start+ok+1, final, start+ok+1-final)
-			p.Expect(dup).To(BeEmpty(), "concurrent increments answered the same value: two requests read the same count and each wrote back its own +1, so one increment was lost")
-			p.Expect(final).To(BeNumerically("<=", start+concurrentIncrements+1),
-				"after %d concurrent increments from count %d, the next visit counts %d: more than were sent", concurrentIncrements, start, final)
+			p.IncrementsAllCounted(p.User("alice"), p.Replicas())
 		},
 	},
 }

@@ -107,3 +107,30 @@ func TestFaultsAreCaught(t *testing.T) {
 		})
 	}
 }
+
+// A counter that is loaded as a copy and stored back loses concurrent
+// increments on every run, not now and then: COUNTER-004 alone, 20
+// times, in memory (HandlerTarget: the requests reach the handler
+// concurrently, as over TCP).
+func TestCounterCopyCaughtEveryRun(t *testing.T) {
+	t.Parallel()
+	caught := 0
+	const runs = 20
+	for range runs {
+		target, err := spec.HandlerTarget(context.Background(), faulty.New(faulty.CounterCopy, nil, contract.DefaultTimeout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := spec.Run(context.Background(), target, spec.Options{LabelFilter: "COUNTER-004"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Results[0].Outcome == spec.Failed {
+			caught++
+		}
+	}
+	t.Logf("COUNTER-004 caught %s in %d of %d runs", faulty.CounterCopy, caught, runs)
+	if caught != runs {
+		t.Fatalf("COUNTER-004 caught %s in %d of %d runs; it must every time", faulty.CounterCopy, caught, runs)
+	}
+}

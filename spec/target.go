@@ -333,7 +333,7 @@ func (t *Target) Discover(ctx context.Context) error {
 // no proxies from the environment, no compression surprises.
 func (t *Target) transport() http.RoundTripper {
 	if len(t.Replicas) > 0 {
-		return replicaRouter{t}
+		return replicaRouter{t: t}
 	}
 	return t.baseTransport()
 }
@@ -377,12 +377,21 @@ func replicaOf(ctx context.Context) int {
 // the target's origin is sent to replica i's scheme, host and port (its
 // path moved from under the target's base path to under the replica's);
 // the cookie jar and the evidence see the request as sent to the target.
-type replicaRouter struct{ t *Target }
+// Its requests go through the target's transports, or base and
+// replicas[i-1] when they are set (a burst's).
+type replicaRouter struct {
+	t        *Target
+	base     http.RoundTripper
+	replicas []http.RoundTripper
+}
 
 func (rr replicaRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 	t := rr.t
 	i := replicaOf(req.Context())
 	if i <= 0 || i > len(t.Replicas) || origin(req.URL) != origin(t.URL) {
+		if rr.base != nil {
+			return rr.base.RoundTrip(req)
+		}
 		return t.baseTransport().RoundTrip(req)
 	}
 	out := req.Clone(req.Context())
@@ -395,7 +404,10 @@ func (rr replicaRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 	out.URL = &base
 	out.Host = ""
 	rt := t.baseTransport()
-	if t.ReplicaTransports != nil {
+	switch {
+	case rr.replicas != nil:
+		rt = rr.replicas[i-1]
+	case t.ReplicaTransports != nil:
 		rt = t.ReplicaTransports[i-1]
 	}
 	resp, err := rt.RoundTrip(out)

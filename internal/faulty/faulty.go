@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ const (
 	NoTimeoutNotice    Fault = "no-timeout-notice"     // notifications fire on explicit expiry only
 	AdoptsClientIDs    Fault = "adopts-client-ids"     // an unknown id a client sends becomes its session id
 	SharedCounter      Fault = "shared-counter"        // one counter for every session
+	CounterCopy        Fault = "counter-copy"          // the counter is read, let go, and its read value plus one written back
 	StuckClock         Fault = "stuck-clock"           // the clock resource reports advancing but time stands still
 	NewIDEveryResponse Fault = "new-id-every-response" // every request gets a new session
 	SequentialIDs      Fault = "sequential-ids"        // uids are a counter: 64 hex digits, hardly any of them varying
@@ -173,6 +175,8 @@ var coreFaults = []Entry{
 	{Fault: NoTimeoutNotice, CaughtBy: "NOTIFY-001"},
 	{Fault: AdoptsClientIDs, CaughtBy: "ROBUST-001"},
 	{Fault: SharedCounter, CaughtBy: "COUNTER-002"},
+	// Every sequential counter case passes: only concurrency loses.
+	{Fault: CounterCopy, CaughtBy: "COUNTER-004"},
 	{Fault: StuckClock, CaughtBy: "TIMEOUT-002"},
 	{Fault: NewIDEveryResponse, CaughtBy: "PERSIST-002"},
 	{Fault: SequentialIDs, CaughtBy: "SECURE-002"},
@@ -318,6 +322,7 @@ type broken struct {
 	recycled []string        // ReusesUIDs: expired uids, to hand out again
 	explicit map[string]bool // NoTimeoutNotice: uids expired through /expire
 	counter  atomic.Int64    // SharedCounter
+	copies   map[string]int  // CounterCopy: each session's count, by uid
 	skew     time.Duration   // StuckClock: how far the reported time has run ahead
 }
 
@@ -352,6 +357,9 @@ func (b *broken) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case b.fault == SharedCounter && r.URL.Path == contract.PathCounter:
 		b.site.GetSession(w, r)
 		fmt.Fprintf(w, "Visit #%d for you!", b.counter.Add(1))
+		return
+	case b.fault == CounterCopy && r.URL.Path == contract.PathCounter:
+		b.copyCount(w, r)
 		return
 	case b.fault == AdoptsClientIDs && r.URL.Path == contract.PathSession:
 		if c, err := r.Cookie(contract.CookieName); err == nil && c.Value != "" {
@@ -388,6 +396,41 @@ func (b *broken) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(rec.Code)
 	w.Write(rec.Body.Bytes())
+}
+
+// copyCount is CounterCopy's counter: a session's count is loaded as a
+// copy, the lock let go (a round trip to a store: a few yields, no
+// sleep), and the copy plus one stored back, as a store that loads and
+// saves a serialized session per request does.
+func (b *broken) copyCount(w http.ResponseWriter, r *http.Request) {
+	sess, err := b.site.GetSession(w, r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	uid := sess.UID()
+	b.mu.Lock()
+	if b.copies == nil {
+		b.copies = map[string]int{}
+	}
+	n, known := b.copies[uid]
+	if !known {
+		sess.NotifyOnExpire(func() { // gone with its session
+			b.mu.Lock()
+			delete(b.copies, uid)
+			b.mu.Unlock()
+		})
+	}
+	b.mu.Unlock()
+	for range 4 {
+		runtime.Gosched()
+	}
+	b.mu.Lock()
+	if !sess.Expired() {
+		b.copies[uid] = n + 1
+	}
+	b.mu.Unlock()
+	fmt.Fprintf(w, "Visit #%d for you!", n+1)
 }
 
 // created reacts to a new session, for the faults that need to.

@@ -41,6 +41,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import javax.servlet.http.HttpServlet;
 import javax.servlet.http.HttpServletRequest;
@@ -142,10 +143,20 @@ public class SeedSite {
         @Override
         protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
             HttpSession s = req.getSession();
-            Integer n = (Integer) s.getAttribute(COUNTER);
-            n = n == null ? 1 : n + 1;
-            s.setAttribute(COUNTER, n);
-            text(resp, "Visit #" + n + " for you!");
+            // One counter object per session, made once and then the
+            // same instance on every request (the seed's "will return the
+            // same instance"), incremented atomically: reading an Integer
+            // and setting n + 1 back would lose concurrent increments
+            // (COUNTER-004), in this adapter, not in the container.
+            AtomicInteger c;
+            synchronized (Counter.class) { // the session facade differs per request: not a lock
+                c = (AtomicInteger) s.getAttribute(COUNTER);
+                if (c == null) {
+                    c = new AtomicInteger();
+                    s.setAttribute(COUNTER, c);
+                }
+            }
+            text(resp, "Visit #" + c.incrementAndGet() + " for you!");
         }
     }
 

@@ -57,6 +57,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletContainerInitializer;
@@ -361,10 +362,20 @@ public class SeedSite {
         @Override
         protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
             HttpSession s = req.getSession();
-            Integer n = (Integer) s.getAttribute(COUNTER);
-            n = n == null ? 1 : n + 1;
-            s.setAttribute(COUNTER, n);
-            text(resp, "Visit #" + n + " for you!");
+            // One counter object per session, made once and then the
+            // same instance on every request (the seed's "will return the
+            // same instance"), incremented atomically: reading an Integer
+            // and setting n + 1 back would lose concurrent increments
+            // (COUNTER-004), in this adapter, not in the container.
+            AtomicInteger c;
+            synchronized (Counter.class) { // the session facade differs per request: not a lock
+                c = (AtomicInteger) s.getAttribute(COUNTER);
+                if (c == null) {
+                    c = new AtomicInteger();
+                    s.setAttribute(COUNTER, c);
+                }
+            }
+            text(resp, "Visit #" + c.incrementAndGet() + " for you!");
         }
     }
 
