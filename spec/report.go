@@ -257,7 +257,9 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 }
 
 // WriteJUnit writes the report in the JUnit XML format CI systems read:
-// one testcase per case, named by its ID, in a class per area.
+// one testcase per case, named by its ID, in a class per area; the
+// suite's properties name the target's URL, clock, timeout and cookie,
+// and a cluster's replicas ("replica 0" is the target's own URL).
 func (rep *Report) WriteJUnit(w io.Writer) error {
 	type failure struct {
 		Message string `xml:"message,attr"`
@@ -276,19 +278,36 @@ func (rep *Report) WriteJUnit(w io.Writer) error {
 		Skipped   *skipped `xml:"skipped,omitempty"`
 		SystemOut string   `xml:"system-out,omitempty"`
 	}
+	type property struct {
+		Name  string `xml:"name,attr"`
+		Value string `xml:"value,attr"`
+	}
 	type testsuite struct {
-		XMLName  xml.Name   `xml:"testsuite"`
-		Name     string     `xml:"name,attr"`
-		Tests    int        `xml:"tests,attr"`
-		Failures int        `xml:"failures,attr"`
-		Errors   int        `xml:"errors,attr"`
-		Skipped  int        `xml:"skipped,attr"`
-		Time     string     `xml:"time,attr"`
-		Cases    []testcase `xml:"testcase"`
+		XMLName    xml.Name   `xml:"testsuite"`
+		Name       string     `xml:"name,attr"`
+		Tests      int        `xml:"tests,attr"`
+		Failures   int        `xml:"failures,attr"`
+		Errors     int        `xml:"errors,attr"`
+		Skipped    int        `xml:"skipped,attr"`
+		Time       string     `xml:"time,attr"`
+		Timestamp  string     `xml:"timestamp,attr,omitempty"`
+		Properties []property `xml:"properties>property"`
+		Cases      []testcase `xml:"testcase"`
 	}
 	ts := testsuite{
 		Name: "sessionspec: " + rep.Target, Tests: len(rep.Results), Failures: rep.Summary.Fail,
 		Errors: rep.Summary.Error, Skipped: rep.Summary.NotApplicable, Time: fmt.Sprintf("%.3f", rep.Seconds),
+		Properties: []property{{"url", rep.URL}, {"clock", rep.Clock}, {"timeout_seconds", fmt.Sprint(rep.Timeout)},
+			{"cookie", rep.Cookie}, {"cookie_source", rep.CookieSource}, {"version", rep.Version}, {"catalogue", rep.Catalogue}},
+	}
+	if !rep.Started.IsZero() {
+		ts.Timestamp = rep.Started.UTC().Format("2006-01-02T15:04:05")
+	}
+	for i, r := range rep.Replicas { // a cluster's replicas, its own URL first, as the evidence numbers them
+		ts.Properties = append(ts.Properties, property{fmt.Sprintf("replica %d", i), r})
+	}
+	for _, p := range rep.Problems {
+		ts.Properties = append(ts.Properties, property{"problem", p})
 	}
 	for _, r := range rep.Results {
 		tc := testcase{

@@ -125,9 +125,26 @@ func sessionspec(t *testing.T, args ...string) outcome {
 			Cases []struct {
 				Name string `xml:"name,attr"`
 			} `xml:"testcase"`
+			Properties []struct {
+				Name  string `xml:"name,attr"`
+				Value string `xml:"value,attr"`
+			} `xml:"properties>property"`
 		}
 		if err := xml.Unmarshal(x, &suite); err != nil || suite.Tests != len(o.report.Results) || len(suite.Cases) != suite.Tests {
 			t.Fatalf("JUnit report: err=%v tests=%d cases=%d, JSON has %d", err, suite.Tests, len(suite.Cases), len(o.report.Results))
+		}
+		props := map[string]string{}
+		for _, p := range suite.Properties {
+			props[p.Name] = p.Value
+		}
+		want := map[string]string{"url": o.report.URL, "clock": o.report.Clock, "cookie": o.report.Cookie}
+		for i, r := range o.report.Replicas {
+			want[fmt.Sprintf("replica %d", i)] = r
+		}
+		for k, v := range want {
+			if props[k] != v {
+				t.Fatalf("JUnit report: property %q is %q, the JSON report says %q", k, props[k], v)
+			}
 		}
 	}
 	return o
