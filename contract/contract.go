@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -263,5 +264,21 @@ func ValidCookieName(name string) bool {
 			return false
 		}
 	}
+	return true
+}
+
+// RefuseUnlessRead answers 405, with Allow: GET, HEAD, a request of any
+// other method, and reports whether it did: every resource of the
+// contract but the clock is only read.
+//
+//	if contract.RefuseUnlessRead(w, r) {
+//		return
+//	}
+func RefuseUnlessRead(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return false
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	return true
 }

@@ -116,18 +116,10 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	fs.StringVar(&c.chromium, "chromium", "", "the Chromium to run for --browser, a `path` or a name on PATH (default: $"+browser.EnvChromium+", else /usr/bin/chromium, chromium, chromium-browser, google-chrome)")
 
 	// Flags may come before or after the URL.
-	positional, err := parseInterspersed(fs, args)
-	if err != nil {
+	var err error
+	if c.url, c.set, err = parseURLAndFlags(fs, args); err != nil {
 		return c, err
 	}
-	if len(positional) > 1 {
-		return c, fmt.Errorf("want at most one URL, got %q", positional)
-	}
-	if len(positional) == 1 {
-		c.url = positional[0]
-	}
-	c.set = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
 	switch {
 	case c.set["timeout"] && c.timeout <= 0:
 		return c, fmt.Errorf("--timeout must be positive, got %s", c.timeout)

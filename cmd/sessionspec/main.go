@@ -91,6 +91,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // parseInterspersed parses fs from args, letting flags come before or
 // after the positional arguments, which it returns in order.
+// parseURLAndFlags parses args, flags before or after at most one URL,
+// and returns the URL ("" without one) and the names of the flags set.
+func parseURLAndFlags(fs *flag.FlagSet, args []string) (string, map[string]bool, error) {
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(positional) > 1 {
+		return "", nil, fmt.Errorf("want at most one URL, got %q", positional)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if len(positional) == 1 {
+		return positional[0], set, nil
+	}
+	return "", set, nil
+}
+
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {

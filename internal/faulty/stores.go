@@ -180,9 +180,7 @@ func route(w http.ResponseWriter, r *http.Request, fake *fakeclock.Fake, doc *co
 	case !found:
 		http.NotFound(w, r)
 		return true
-	case r.Method != http.MethodGet && r.Method != http.MethodHead:
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	case contract.RefuseUnlessRead(w, r):
 		return true
 	}
 	return false
