@@ -129,6 +129,9 @@ func Run(ctx context.Context, t *Target, opts Options) (*Report, error) {
 		return nil, err
 	}
 	tt := *t
+	if tt.Transport == nil && tt.own == nil {
+		tt.own = newTransport()
+	}
 	r := &run{target: &tt}
 	// Connections the transport dialled but never sent a request on (a
 	// burst of concurrent requests dials more than it ends up using) look

@@ -107,6 +107,11 @@ type Target struct {
 	// Replicas (one each, in order) instead of Transport: replicas served
 	// in memory (ClusterTarget).
 	ReplicaTransports []http.RoundTripper
+
+	// own is the transport used when Transport is nil: NewTarget and Run
+	// make one per target, so two targets checked in one process share
+	// no connections.
+	own *http.Transport
 }
 
 // MaxReplicas bounds the replicas of a target.
@@ -233,7 +238,7 @@ func NewTarget(rawURL string) (*Target, error) {
 	return &Target{
 		URL: u, Name: u.Host, Timeout: DefaultTimeout, Paths: contract.DefaultPaths,
 		MaxWait: 30 * time.Second, Tolerance: 250 * time.Millisecond, RequestTimeout: 10 * time.Second,
-		Sessions: 2000,
+		Sessions: 2000, own: newTransport(),
 	}, nil
 }
 
@@ -342,7 +347,14 @@ func (t *Target) baseTransport() http.RoundTripper {
 	if t.Transport != nil {
 		return t.Transport
 	}
-	return defaultTransport
+	if t.own != nil {
+		return t.own
+	}
+	// A Target literal used outside Run: a transport for this request
+	// alone, which keeps no connection open after it.
+	tr := newTransport()
+	tr.DisableKeepAlives = true
+	return tr
 }
 
 // closeIdle closes the idle connections of the transports the target's
@@ -417,12 +429,15 @@ func (rr replicaRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-var defaultTransport = &http.Transport{
-	Proxy:                  nil, // the target is reached directly, never through $HTTP_PROXY
-	MaxResponseHeaderBytes: maxHeaderBytes,
-	MaxIdleConnsPerHost:    64,
-	IdleConnTimeout:        30 * time.Second,
-	ForceAttemptHTTP2:      false,
+// newTransport is the transport of a target that names none.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                  nil, // the target is reached directly, never through $HTTP_PROXY
+		MaxResponseHeaderBytes: maxHeaderBytes,
+		MaxIdleConnsPerHost:    64,
+		IdleConnTimeout:        30 * time.Second,
+		ForceAttemptHTTP2:      false,
+	}
 }
 
 // client is an HTTP client for the target that never follows redirects
