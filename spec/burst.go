@@ -49,9 +49,13 @@ const burstHold = 5 * time.Second
 // burst returns a burst of k requests to t.
 func (t *Target) burst(k int) *burst {
 	b := &burst{want: k, all: make(chan struct{}), gate: make(chan struct{}), held: true}
+	plain := t.URL.Scheme == "http" // a TLS handshake's own writes must not be held
+	for _, r := range t.Replicas {
+		plain = plain && r.Scheme == "http"
+	}
 	hold := func(rt http.RoundTripper) http.RoundTripper {
 		tr, ok := rt.(*http.Transport)
-		if !ok || t.URL.Scheme != "http" || tr.DialTLSContext != nil || tr.DialTLS != nil {
+		if !ok || !plain || tr.DialTLSContext != nil || tr.DialTLS != nil {
 			b.held = false
 			return rt
 		}
