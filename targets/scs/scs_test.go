@@ -18,6 +18,7 @@ func TestSCSInProcess(t *testing.T) {
 	exp := map[string]spec.Expectation{
 		"PERSIST-005": {Outcome: spec.Failed, Reason: "scs names its cookie \"session\""},
 		"PERSIST-006": {Outcome: spec.Failed, Reason: "with an IdleTimeout scs sends Set-Cookie on every response"},
+		"COUNTER-004": {Outcome: spec.Failed, Reason: "LoadAndSave decodes a copy of the session per request and commits it whole after the handler: concurrent increments overwrite each other"},
 	}
 	spec.Test(t, func(t *testing.T) http.Handler {
 		site, _, stop := newSite(900*time.Second, time.Second, 100*time.Millisecond)
