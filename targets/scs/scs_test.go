@@ -18,7 +18,6 @@ func TestSCSInProcess(t *testing.T) {
 	exp := map[string]spec.Expectation{
 		"PERSIST-005": {Outcome: spec.Failed, Reason: "scs names its cookie \"session\""},
 		"PERSIST-006": {Outcome: spec.Failed, Reason: "with an IdleTimeout scs sends Set-Cookie on every response"},
-		"COUNTER-004": {Outcome: spec.Failed, Reason: "LoadAndSave decodes a copy of the session per request and commits it whole after the handler: concurrent increments overwrite each other"},
 	}
 	spec.Test(t, func(t *testing.T) http.Handler {
 		site, _, stop := newSite(900*time.Second, time.Second, 100*time.Millisecond)
@@ -30,5 +29,13 @@ func TestSCSInProcess(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		t.Cleanup(stop)
 		return site
-	}, spec.WithExpectations(exp))
+	},
+		spec.WithExpectations(exp),
+		// COUNTER-004 is judged over the network (expect.txt: it fails).
+		// In process, requests cannot be held and released together, and
+		// whether two of scs's loads and commits overlap depends on the
+		// CPUs the test is given: measured, they did in 20 of 20 runs on
+		// two CPUs and in none of 10 on one, where each handler runs to
+		// its commit before the next starts.
+		spec.WithLabelFilter("!COUNTER-004"))
 }
