@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -132,5 +133,34 @@ func TestCounterCopyCaughtEveryRun(t *testing.T) {
 	t.Logf("COUNTER-004 caught %s in %d of %d runs", faulty.CounterCopy, caught, runs)
 	if caught != runs {
 		t.Fatalf("COUNTER-004 caught %s in %d of %d runs; it must every time", faulty.CounterCopy, caught, runs)
+	}
+}
+
+// When a page shows the old id where a new session belongs, the failure
+// says which defect it is: a store that adopts the id the client sent
+// for a new, empty session (the counter starts again), or a session that
+// lived on (the counter goes on).
+func TestNewSessionDiagnosis(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		fault faulty.Fault
+		id    string
+		want  string
+	}{
+		{faulty.AdoptsDestroyedIDs, "EXPIRE-002", "the server made a new session under the id the client sent"},
+		{faulty.NeverExpires, "TIMEOUT-002", "it is still there (the counter, at 1 before, now shows 2)"},
+		{faulty.ExpireDoesNothing, "EXPIRE-001", "it shows the old one (the counter, at 1 before, now shows 2)"},
+	} {
+		target, err := spec.HandlerTarget(context.Background(), faulty.New(tc.fault, nil, contract.DefaultTimeout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := spec.Run(context.Background(), target, spec.Options{LabelFilter: tc.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := rep.Results[0]; r.Outcome != spec.Failed || !strings.Contains(r.Message, tc.want) {
+			t.Errorf("%s on %s: %s %q; want a failure saying %q", tc.id, tc.fault, r.Outcome, r.Message, tc.want)
+		}
 	}
 }
