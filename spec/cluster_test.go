@@ -75,17 +75,25 @@ func TestClusterFaultsAreCaught(t *testing.T) {
 func TestClusterRMWCaughtEveryRun(t *testing.T) {
 	t.Parallel()
 	e := faulty.ClusterFaults[slices.IndexFunc(faulty.ClusterFaults, func(e faulty.Entry) bool { return e.Fault == faulty.ClusterRMWCounter })]
+	caughtEveryRun(t, e.Fault, "CLUSTER-007", func() *spec.Report {
+		return checkCluster(t, e, spec.Options{LabelFilter: "CLUSTER-007"})
+	})
+}
+
+// caughtEveryRun runs check 20 times and fails unless case id failed in
+// every run: a defect that a case catches now and then is not caught.
+func caughtEveryRun(t *testing.T, f faulty.Fault, id string, check func() *spec.Report) {
+	t.Helper()
 	caught := 0
 	const runs = 20
 	for range runs {
-		rep := checkCluster(t, e, spec.Options{LabelFilter: "CLUSTER-007"})
-		if rep.Results[0].Outcome == spec.Failed {
+		if rep := check(); rep.Results[0].Outcome == spec.Failed {
 			caught++
 		}
 	}
-	t.Logf("CLUSTER-007 caught %s in %d of %d runs", e.Fault, caught, runs)
+	t.Logf("%s caught %s in %d of %d runs", id, f, caught, runs)
 	if caught != runs {
-		t.Fatalf("CLUSTER-007 caught %s in %d of %d runs; it must every time", e.Fault, caught, runs)
+		t.Fatalf("%s caught %s in %d of %d runs; it must every time", id, f, caught, runs)
 	}
 }
 
