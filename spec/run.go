@@ -38,6 +38,14 @@ type Options struct {
 	// AllowNA is a label expression of the MUST cases that may be not
 	// applicable without making the run incomplete.
 	AllowNA string
+	// IsolateTime, on the wall clock, runs the cases that let time pass
+	// only after every other case has ended, so that while they wait no
+	// other case's requests reach the target. A store that ends sessions
+	// only while it serves requests (PHP collecting garbage in
+	// session_start) otherwise gets timing verdicts that depend on how
+	// busy the other cases kept it. The run takes longer: the other
+	// cases' time is no longer hidden behind the waits.
+	IsolateTime bool
 }
 
 // run is the state one Run shares between its cases.
@@ -158,21 +166,29 @@ func Run(ctx context.Context, t *Target, opts Options) (*Report, error) {
 	var report sync.Mutex
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
-	for i, c := range selected {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			res := r.runCase(ctx, c)
-			results[i] = res
-			if opts.OnCase != nil {
-				report.Lock()
-				opts.OnCase(res)
-				report.Unlock()
+	// With IsolateTime on the wall clock, two rounds: the cases that let
+	// no time pass, then, once all of them have ended, those that do.
+	isolate := opts.IsolateTime && !tt.Controlled()
+	for round := range 2 {
+		for i, c := range selected {
+			if isolate && c.needs(Time) != (round == 1) || !isolate && round == 1 {
+				continue
 			}
-		}()
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				res := r.runCase(ctx, c)
+				results[i] = res
+				if opts.OnCase != nil {
+					report.Lock()
+					opts.OnCase(res)
+					report.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	rep := &Report{
 		Target: tt.Name, URL: tt.URL.String(), Replicas: tt.ReplicaNames(), Clock: "wall", Timeout: tt.Timeout.Seconds(),
 		Cookie: tt.Cookie, CookieSource: tt.CookieSource,

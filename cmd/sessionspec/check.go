@@ -41,6 +41,7 @@ type checkConfig struct {
 	labelFilter    string
 	cookie         string
 	parallel       int
+	isolateTime    bool
 	deadline       time.Duration
 	allowNA        string
 	replicas       []string // --replica: the target's other replicas (a cluster)
@@ -83,6 +84,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 	fs.DurationVar(&c.timeout, "timeout", 0, "the target's session `timeout`, what it is configured with, not a time limit (default: from discovery, else 900s)")
 	fs.StringVar(&c.cookie, "cookie", "", "the session cookie's `name` (default: from discovery, else taken from the first response of the session page)")
 	fs.IntVar(&c.parallel, "parallel", spec.DefaultParallel, "how many cases run at once (on a controlled clock a case that moves time always runs alone)")
+	fs.BoolVar(&c.isolateTime, "isolate-time", false, "on the wall clock, run the cases that wait for time only after all the others have ended, so no other case's requests reach the target while they wait (for a store that ends sessions only while serving requests); longer runs")
 	fs.DurationVar(&c.deadline, "deadline", 0, "overall time limit of the run; cases still running then are interrupted, exit 2 (default: 15m plus 2 x --max-wait)")
 	fs.StringVar(&c.allowNA, "allow-na", "", "label `expression` of MUST cases allowed to be not applicable without making the run incomplete, e.g. TIMEOUT-004, 'notify' or needs-expired (every case that reads the notification feed)")
 	fs.StringVar(&c.clock, "clock", "", "`URL` or path of the target's clock-control resource (GET now, POST ?advance=D)")
@@ -342,7 +344,7 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	if len(target.Replicas) > 0 {
 		fmt.Fprintf(stdout, "sessionspec: a cluster of %d replicas, the suite their load balancer: %s\n", target.ReplicaCount(), strings.Join(target.ReplicaNames(), " "))
 	}
-	opts := spec.Options{Cases: cases, LabelFilter: c.labelFilter, Parallel: c.parallel, AllowNA: c.allowNA}
+	opts := spec.Options{Cases: cases, LabelFilter: c.labelFilter, Parallel: c.parallel, AllowNA: c.allowNA, IsolateTime: c.isolateTime}
 	opts.OnCase = func(r spec.Result) {
 		if exp != nil {
 			e := exp[r.ID]
