@@ -25,7 +25,7 @@ type Options struct {
 	// Browser cases join a run here: append(spec.Cases(), b.Cases()...).
 	Cases []Case
 	// LabelFilter selects cases with a Ginkgo label expression over
-	// levels, areas and IDs, e.g. "MUST && !timeout" or "PERSIST-001".
+	// levels, areas, IDs and needs-R labels, e.g. "MUST && !timeout", "PERSIST-001" or "needs-counter".
 	// A filter that selects no case is an error.
 	LabelFilter string
 	// Parallel is how many cases run at once (DefaultParallel when 0; 1
@@ -101,7 +101,7 @@ func Select(cases []Case, expr string) ([]Case, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("label filter %q selects none of the %d cases (labels are levels, areas and IDs: see sessionspec list)", expr, len(cases))
+		return nil, fmt.Errorf("label filter %q selects none of the %d cases (labels are levels, areas, IDs and needs-RESOURCE: see sessionspec list)", expr, len(cases))
 	}
 	return out, nil
 }

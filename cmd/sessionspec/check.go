@@ -105,7 +105,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkConfig, error) {
 		c.replicas = append(c.replicas, v)
 		return nil
 	})
-	fs.StringVar(&c.labelFilter, "label-filter", "", "run only cases matching this Ginkgo label `expression` (levels, areas, IDs), e.g. 'MUST && !timeout'")
+	fs.StringVar(&c.labelFilter, "label-filter", "", "run only cases matching this Ginkgo label `expression` (levels, areas, IDs, needs-RESOURCE), e.g. 'MUST && !timeout'")
 	fs.StringVar(&c.name, "name", "", "what reports call the target (default: the discovery document's implementation, else host:port)")
 	fs.BoolVar(&c.idFromCookie, "id-from-cookie", false, "when the session page shows no id, take the session cookie's value as the id")
 	fs.BoolVar(&c.sharedFeed, "shared-feed", false, "the replicas' expired feeds are one log of the whole cluster's notifications: read one, do not add them up")
