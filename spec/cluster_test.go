@@ -250,3 +250,25 @@ func TestClusterWithOneOutputFeed(t *testing.T) {
 		}
 	}
 }
+
+// A shared feed declared by mistake for replicas whose feeds each list
+// what they fired costs an honest cluster nothing: the fullest feed of
+// each notification is counted, not replica 0's alone.
+func TestSharedFeedDeclaredByMistake(t *testing.T) {
+	t.Parallel()
+	hs := faulty.NewClusterHandlers(faulty.ClusterHonest, faulty.ClusterReplicas, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), contract.DefaultTimeout)
+	target, err := spec.ClusterTarget(context.Background(), hs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target.SharedFeed = true
+	rep, err := spec.Run(context.Background(), target, spec.Options{LabelFilter: "needs-expired"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Outcome != spec.Passed {
+			t.Errorf("%s: %s %s\n%s", r.ID, r.Outcome, r.Message, r.Evidence)
+		}
+	}
+}

@@ -100,8 +100,9 @@ type Target struct {
 	Replicas []*url.URL
 	// SharedFeed says the replicas' expired feeds are one log of the
 	// whole cluster's notifications (discovery's "shared_feed"): the
-	// suite reads replica 0's. Without it each replica's feed lists what
-	// that replica fired, and the suite adds them up.
+	// suite counts the fullest feed (Probe.Notifications). Without it
+	// each replica's feed lists what that replica fired, and the suite
+	// adds them up.
 	SharedFeed bool
 	// ReplicaTransports, when set, carries the requests for each of
 	// Replicas (one each, in order) instead of Transport: replicas served
