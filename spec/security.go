@@ -62,36 +62,41 @@ func (p *Probe) freshIDs(n int) []string {
 	return ids
 }
 
-// idStrength estimates the bits of an id from a sample: the positions
-// that vary times log2 of the alphabet seen. A timestamp or counter
-// prefix shows up as positions that never change.
+// idStrength estimates the bits of an id from a sample. Each position
+// counts the values seen there, rounded up to a power of two (a generator
+// maps whole bits to a symbol: a uuid4's variant digit takes 4 values, 2
+// bits; the last digit of 16 bytes in base64 takes 4), and never more
+// than the alphabet seen in all the ids allows (10 for decimal ids). A
+// timestamp or counter prefix shows up as positions that never change.
+// With 256 ids, a position of a 64-symbol alphabet shows about 63 of
+// them, which rounds up to the 6 bits it holds.
 func idStrength(ids []string) (bits float64, varying int) {
-	alphabet := map[rune]bool{}
+	alphabet := map[byte]bool{}
 	width := 0
 	for _, id := range ids {
 		width = max(width, len(id))
-		for _, c := range id {
-			alphabet[c] = true
-		}
-	}
-	for i := range width {
-		var first byte
-		for j, id := range ids {
-			if i >= len(id) {
-				continue
-			}
-			if j == 0 {
-				first = id[i]
-			} else if id[i] != first {
-				varying++
-				break
-			}
+		for i := range len(id) {
+			alphabet[id[i]] = true
 		}
 	}
 	if len(alphabet) < 2 {
-		return 0, varying
+		return 0, 0
 	}
-	return float64(varying) * math.Log2(float64(len(alphabet))), varying
+	most := math.Log2(float64(len(alphabet)))
+	for i := range width {
+		seen := map[byte]bool{}
+		for _, id := range ids {
+			if i < len(id) {
+				seen[id[i]] = true
+			}
+		}
+		if len(seen) < 2 {
+			continue
+		}
+		varying++
+		bits += min(math.Ceil(math.Log2(float64(len(seen)))), most)
+	}
+	return bits, varying
 }
 
 // sequential reports whether ids read as numbers (hex or decimal) mostly
