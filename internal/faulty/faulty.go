@@ -96,6 +96,12 @@ const (
 	// cookie replayed after the timeout still finds the session. It has
 	// no expiry hook (/logme and /expired are 404), like the Pool.
 	ExpiresOnlyInCookie Fault = "expires-only-in-cookie"
+	// ObjectsNotRefreshed refreshes a session on every visit but its
+	// objects only when they are stored: the counter is dropped its
+	// timeout after its last increment, though the session, id and all,
+	// lives on while it is visited (a store that touches a session's
+	// record and lets its data expire by the data's own TTL).
+	ObjectsNotRefreshed Fault = "objects-not-refreshed"
 )
 
 // The honest targets: unusual, correct, and to be checked as such.
@@ -198,6 +204,9 @@ var coreFaults = []Entry{
 	// cookie past its Max-Age. NOTIFY-* are n/a (no hook), allowed.
 	{Fault: ExpiresOnlyInCookie, CaughtBy: "TIMEOUT-006", Wall: true, Timeout: 3 * time.Second,
 		Flags: []string{"--allow-na", "TIMEOUT-004 || notify"}, NotApplicable: []string{"TIMEOUT-004", "NOTIFY-"}},
+	// Only TIMEOUT-003 visits a session for longer than its timeout
+	// without storing anything in it.
+	{Fault: ObjectsNotRefreshed, CaughtBy: "TIMEOUT-003"},
 	// ROBUST-001 fails too (SHOULD): its forged id gets no session.
 	{Fault: DropsSessionOnHostileCookie, CaughtBy: "ROBUST-004"},
 	// Checked with default flags, the MUST cases that idle for its 900 s

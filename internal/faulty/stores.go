@@ -47,6 +47,8 @@ func newStoreTarget(f Fault, clock *fakeclock.Fake, timeout time.Duration) http.
 		cfg.neverExpires = true
 	case ExpiresOnlyInCookie:
 		cfg.neverExpires, cfg.cookieMaxAge, cfg.hooks = true, true, false
+	case ObjectsNotRefreshed:
+		cfg.objectsByWrite = true
 	case NoExpiryHook:
 		cfg.hooks = false
 	case NoExpiryHookNoDiscovery:
@@ -75,6 +77,7 @@ type storeConfig struct {
 	cookieMaxAge    bool // the session cookie, re-sent on every answer, has Max-Age = the timeout
 	adoptsDestroyed bool // a cookie naming a session /expire destroyed gets a new session with that id
 	dropsHostile    bool // a malformed or never-issued id gets no session at all
+	objectsByWrite  bool // the counter is dropped its timeout after its last increment, visits or not
 }
 
 // discoveryDoc is the document a store serves.
@@ -201,6 +204,7 @@ type memStore struct {
 type memSession struct {
 	id      string
 	last    time.Time // last access
+	written time.Time // objectsByWrite: the counter's last increment
 	stamp   int64     // wholeSeconds: last access in whole Unix seconds
 	counter int
 	logged  bool
@@ -311,6 +315,9 @@ func (s *memStore) session(w http.ResponseWriter, r *http.Request) *memSession {
 		}
 		switch {
 		case ok:
+			if s.cfg.objectsByWrite && !now.Before(sess.written.Add(s.cfg.timeout)) {
+				sess.counter = 0 // the defect: the objects timed out on their own
+			}
 			s.touch(sess, now)
 			if s.cfg.cookieMaxAge {
 				s.setCookie(w, sess.id)
@@ -368,6 +375,7 @@ func (s *memStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			body = "Session " + sess.id + " will be logged when it expires."
 		case contract.PathCounter:
 			sess.counter++
+			sess.written = s.cfg.clock.Now()
 			body = "Visit #" + strconv.Itoa(sess.counter) + " for you!"
 		}
 	}
