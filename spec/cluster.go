@@ -21,6 +21,15 @@ import (
 // Replicas is how many replicas the target has (1: not a cluster).
 func (p *Probe) Replicas() int { return p.T.ReplicaCount() }
 
+// onReplica is " on replica i" for a target with replicas, else "": a
+// message names a replica only where there is more than one.
+func (p *Probe) onReplica(i int) string {
+	if p.Replicas() < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" on replica %d", i)
+}
+
 // counterOn visits the counter as u and reports whether the target
 // serves one (a 404 means it does not: the case's counter part is left
 // out, with a note), and the number it shows.
@@ -33,9 +42,9 @@ func (p *Probe) counterOn(u *User) (int, bool) {
 		p.Tr.Note("GET %s answered 404: the target has no counter; the counter part of this case is left out", p.T.Paths.Counter)
 		return 0, false
 	}
-	p.Expect(r.Status).To(Equal(http.StatusOK), "GET %s as %s on replica %d: status", p.T.Paths.Counter, u.Name, u.Replica())
+	p.Expect(r.Status).To(Equal(http.StatusOK), "GET %s as %s%s: status", p.T.Paths.Counter, u.Name, p.onReplica(u.Replica()))
 	n, ok := r.Number()
-	p.Expect(ok).To(BeTrue(), "GET %s on replica %d must show a number; the body was %q", p.T.Paths.Counter, u.Replica(), excerpt(r.Body, 200))
+	p.Expect(ok).To(BeTrue(), "GET %s%s must show a number; the body was %q", p.T.Paths.Counter, p.onReplica(u.Replica()), excerpt(r.Body, 200))
 	return n, true
 }
 

@@ -109,7 +109,7 @@ func (p *Probe) IncrementsAllCounted(u *User, n int) {
 	start := 0
 	for i := range n { // the session exists, and every replica has seen it
 		start = p.Count(u.On(i))
-		p.Expect(start).To(Equal(i+1), "visit %d to the counter, on replica %d", i+1, i)
+		p.Expect(start).To(Equal(i+1), "visit %d to the counter%s", i+1, p.onReplica(i))
 	}
 	for round := 1; round <= incrementRounds; round++ {
 		start = p.incrementBurst(u, n, where, round, start)
@@ -151,7 +151,7 @@ func (p *Probe) incrementBurst(u *User, n int, where string, round, start int) i
 	seen := map[int][]int{} // value -> replicas that answered it
 	for k, g := range got {
 		if g.err != nil {
-			p.Abort("burst %d of %d concurrent requests to %s: request %d (replica %d) got no answer: %v", round, concurrentIncrements, p.T.Paths.Counter, k, g.replica, g.err)
+			p.Abort("burst %d of %d concurrent requests to %s: request %d%s got no answer: %v", round, concurrentIncrements, p.T.Paths.Counter, k, p.onReplica(g.replica), g.err)
 		}
 		if g.counted {
 			values = append(values, g.value)
@@ -182,8 +182,8 @@ func (p *Probe) incrementBurst(u *User, n int, where string, round, start int) i
 	slices.Sort(dup)
 	final := p.Count(u.On(0))
 	p.Expect(final).To(BeNumerically(">=", start+ok+1),
-		"burst %d: after %d increments answered 200 (from count %d), the next visit on replica 0 must count %d; it counts %d: %d increments were lost (requests that read the same count and each wrote back their own: a read-modify-write of the store, or a count carried in the cookie)",
-		round, ok, start, start+ok+1, final, start+ok+1-final)
+		"burst %d: after %d increments answered 200 (from count %d), the next visit%s must count %d; it counts %d: %d increments were lost (requests that read the same count and each wrote back their own: a read-modify-write of the store, or a count carried in the cookie)",
+		round, ok, start, p.onReplica(0), start+ok+1, final, start+ok+1-final)
 	p.Expect(dup).To(BeEmpty(), "burst %d: concurrent increments answered the same value: two requests read the same count and each wrote back its own +1, so one increment was lost", round)
 	p.Expect(final).To(BeNumerically("<=", start+concurrentIncrements+1),
 		"burst %d: after %d concurrent increments from count %d, the next visit counts %d: more than were sent", round, concurrentIncrements, start, final)

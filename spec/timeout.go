@@ -157,8 +157,11 @@ func (p *Probe) sleepUntil(t time.Time) {
 	}
 }
 
-// describe renders phase numbers: "0, 2 of 5".
+// describe renders phase numbers: "0, 2 of 5", or "none of 5".
 func describe(at []int, of int) string {
+	if len(at) == 0 {
+		return fmt.Sprintf("none of %d", of)
+	}
 	parts := make([]string, len(at))
 	for k, i := range at {
 		parts[k] = fmt.Sprint(i)
