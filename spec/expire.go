@@ -48,7 +48,7 @@ func (p *Probe) expectNewSession(u *User, old string, counted int, livedOn, form
 	why := livedOn
 	if counted > 0 {
 		if n, ok := p.counterOn(u); ok && n == 1 {
-			why = fmt.Sprintf("the page shows the old id, but the counter, at %d before, starts again at 1: the old session's objects are gone, and the server made a new session under the id the client sent; a new session must get a new id, or the client cannot tell it from the old (ROBUST-001 checks the same for any unknown id)", counted)
+			why = fmt.Sprintf("the page shows the old id, but the counter shows 1 where the old session would show %d: the old session's objects are gone, and the server serves a new, empty session under the old id (it kept the ended session's id, or took it from the client); a new session must get a new id, or the client cannot tell it from the old", counted+1)
 		} else if ok {
 			why = fmt.Sprintf("%s (the counter, at %d before, now shows %d)", livedOn, counted, n)
 		}

@@ -139,7 +139,7 @@ func TestNewSessionDiagnosis(t *testing.T) {
 		id    string
 		want  string
 	}{
-		{faulty.AdoptsDestroyedIDs, "EXPIRE-002", "the server made a new session under the id the client sent"},
+		{faulty.AdoptsDestroyedIDs, "EXPIRE-002", "serves a new, empty session under the old id"},
 		{faulty.NeverExpires, "TIMEOUT-002", "it is still there (the counter, at 1 before, now shows 2)"},
 		{faulty.ExpireDoesNothing, "EXPIRE-001", "it shows the old one (the counter, at 1 before, now shows 2)"},
 	} {
