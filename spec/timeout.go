@@ -90,7 +90,7 @@ func (p *Probe) phased(name string, idle time.Duration) []phase {
 		}
 	}
 	if len(adopted) > 0 {
-		p.Tr.Note("phases %s showed the old id again, but the counter started again at 1: the session's objects were gone and the server made a new session under the id the client sent; judged gone here (EXPIRE-002 and TIMEOUT-002 judge the adopted id)", describe(adopted, n))
+		p.Tr.Note("at phases %s the page showed the old id again, but the counter started again at 1: the session's objects were gone and the server served a new, empty session under the old id; judged gone here (EXPIRE-002 and TIMEOUT-002 judge the adopted id)", describe(adopted, n))
 	}
 	return out
 }
