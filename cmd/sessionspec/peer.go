@@ -97,7 +97,7 @@ func runTarget(ctx context.Context, c checkConfig, args []string, stdout, stderr
 	if err != nil {
 		return exitHarness, label, "", err
 	}
-	fmt.Fprintf(stdout, "%s: %s; %s, %s\n", label, versions, r.About, m.Kind)
+	fmt.Fprintf(stdout, "%s: %s; %s, %s\n", label, versions, r.About, r.Kind)
 	if err := m.RunBuild(ctx, vals); err != nil {
 		return exitHarness, label, "", err
 	}
@@ -316,7 +316,7 @@ func peers(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if r.Stage != "" {
 				tags = append(tags, "make "+r.Stage)
 			}
-			fmt.Fprintf(stdout, "%-30s %-26s %s: %s [%s]\n", r.Target(), m.Kind, m.Impl, r.About, strings.Join(tags, ", "))
+			fmt.Fprintf(stdout, "%-30s %-26s %s: %s [%s]\n", r.Target(), r.Kind, m.Impl, r.About, strings.Join(tags, ", "))
 		}
 	}
 	return exitOK
@@ -391,7 +391,7 @@ func peersMarkdown(ms []*peer.Manifest) string {
 			if r.Stage != "" {
 				stage = "`" + r.Stage + "`"
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", r.Target(), m.Kind, mdCell(m.Impl), mdCell(r.About), expect, stage)
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", r.Target(), r.Kind, mdCell(m.Impl), mdCell(r.About), expect, stage)
 		}
 	}
 	return b.String()

@@ -54,7 +54,7 @@ const MaxReplicas = 16
 // Manifest is one peer.json.
 type Manifest struct {
 	Impl     string           `json:"impl"`     // the implementation and its version, e.g. "Flask 2.2"
-	Kind     string           `json:"kind"`     // one of Kinds
+	Kind     string           `json:"kind"`     // one of Kinds (a mode may say otherwise)
 	About    string           `json:"about"`    // one sentence: what is checked
 	Versions string           `json:"versions"` // shell command (in the folder) printing the versions line
 	Install  Install          `json:"install"`
@@ -83,6 +83,7 @@ type Install struct {
 // Mode is one way of running a peer.
 type Mode struct {
 	About         string    `json:"about"`                    // e.g. "wall clock, 2 s"
+	Kind          string    `json:"kind,omitempty"`           // overrides the manifest's (one library, two kinds of store)
 	Timeout       string    `json:"timeout"`                  // the session timeout the peer is started with (Go duration)
 	Expect        string    `json:"expect"`                   // expectations file relative to the folder; "" = every MUST case must pass
 	Flags         []string  `json:"flags,omitempty"`          // extra `sessionspec check` flags (placeholders filled)
@@ -249,6 +250,9 @@ func (m *Manifest) validate() error {
 		if strings.TrimSpace(mo.About) == "" {
 			return fmt.Errorf("%s.about: empty (e.g. \"wall clock, 2 s\")", at)
 		}
+		if mo.Kind != "" && !slices.Contains(Kinds, mo.Kind) {
+			return fmt.Errorf("%s.kind: %q, want one of %q or none (the manifest's)", at, mo.Kind, Kinds)
+		}
 		if _, err := parseTimeout(mo.Timeout); err != nil {
 			return fmt.Errorf("%s.timeout: %v", at, err)
 		}
@@ -372,6 +376,7 @@ type Run struct {
 	M             *Manifest
 	Mode          string
 	About         string
+	Kind          string // the mode's, else the manifest's
 	Timeout       time.Duration
 	MatrixTimeout time.Duration // Timeout unless the mode says otherwise
 	Expect        string        // absolute path, "" for none
@@ -392,8 +397,11 @@ func (m *Manifest) Resolve(mode string) (*Run, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: no mode %q (modes: %s)", m.File, mode, strings.Join(m.ModeNames(), ", "))
 	}
-	r := &Run{M: m, Mode: mode, About: mo.About, Flags: mo.Flags, Browser: mo.Browser, Stage: mo.Stage,
+	r := &Run{M: m, Mode: mode, About: mo.About, Kind: m.Kind, Flags: mo.Flags, Browser: mo.Browser, Stage: mo.Stage,
 		Start: m.Start, Replicas: max(m.Replicas, 1), Services: m.Services}
+	if mo.Kind != "" {
+		r.Kind = mo.Kind
+	}
 	r.Timeout, _ = parseTimeout(mo.Timeout) // validated
 	r.MatrixTimeout = r.Timeout
 	if mo.MatrixTimeout != "" {

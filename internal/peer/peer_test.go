@@ -22,7 +22,7 @@ const good = `{
   "default": "wall",
   "modes": {
     "wall": {"about": "wall clock, 2 s", "timeout": "2s", "expect": "expect.txt", "flags": [], "browser": true, "matrix_timeout": "4s", "stage": "test-targets"},
-    "slow": {"about": "wall clock, 3 s", "timeout": "3s", "expect": "", "replicas": 2, "services": ["redis"], "start": "exec x --redis {redis} --n {replica}"}
+    "slow": {"about": "wall clock, 3 s", "kind": "server-side store", "timeout": "3s", "expect": "", "replicas": 2, "services": ["redis"], "start": "exec x --redis {redis} --n {replica}"}
   }
 }`
 
@@ -50,6 +50,9 @@ func TestParseGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r.Kind != ClientCookie || s.Kind != ServerStore {
+		t.Errorf("kinds: %q (the manifest's), %q (the mode's own)", r.Kind, s.Kind)
+	}
 	if s.Replicas != 2 || len(s.Services) != 1 || s.Expect != "" || s.MatrixTimeout != 3*time.Second || !s.TimeoutFixed() {
 		t.Errorf("Resolve(slow) = %+v", s)
 	}
@@ -65,6 +68,7 @@ func TestParseErrors(t *testing.T) {
 		{`"replicas": 1`, `"replicas": "1"`, `replicas: want int, got JSON string`},
 		{`"timeout": "2s", "expect": "expect.txt"`, `"timeout": 2, "expect": "expect.txt"`, `modes.wall.timeout: want string`},
 		{`"kind": "signed client-side cookie"`, `"kind": "cookie"`, `kind: "cookie", want one of`},
+		{`"kind": "server-side store"`, `"kind": "cache"`, `modes.slow.kind: "cache", want one of`},
 		{`"default": "wall"`, `"default": "cold"`, `default: "cold" is not one of the modes`},
 		{`"timeout": "2s"`, `"timeout": "2 s"`, `modes.wall.timeout: "2 s" is not a Go duration`},
 		{`"timeout": "2s"`, `"timeout": "-2s"`, `modes.wall.timeout: "-2s" must be positive`},

@@ -91,7 +91,7 @@ func runs(root, bin string) ([]*Run, error) {
 				cmd = append(cmd, "--timeout", pr.MatrixTimeout.String())
 				about = retime(about, pr.Timeout, pr.MatrixTimeout)
 			}
-			r := &Run{Name: name, Kind: m.Kind, Impl: m.Impl, Mode: about, Browser: pr.Browser, Command: append(cmd, "{browser}")}
+			r := &Run{Name: name, Kind: pr.Kind, Impl: m.Impl, Mode: about, Browser: pr.Browser, Command: append(cmd, "{browser}")}
 			if pr.Expect != "" {
 				r.Expect = filepath.ToSlash(filepath.Join("targets", m.Name, filepath.Base(pr.Expect)))
 			}
