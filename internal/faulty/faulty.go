@@ -78,6 +78,12 @@ const (
 	// between 3 and 4 s, depending on the phase of its last access
 	// within its second. On the wall clock, with a short timeout.
 	WholeSecondTimestamps Fault = "whole-second-timestamps"
+	// WholeSecondsBehindMaxAge is WholeSecondTimestamps whose cookie,
+	// re-sent on every answer, has Max-Age = the timeout (gorilla/sessions'
+	// stores): a client that honours Max-Age drops the cookie exactly at
+	// the timeout, so only a client that replays it sees the server keep
+	// the session up to a second longer.
+	WholeSecondsBehindMaxAge Fault = "whole-seconds-behind-max-age"
 	// DropsSessionOnHostileCookie answers a request whose session cookie
 	// is malformed or names an id it never issued with 200, no session
 	// ("No session.") and no cookie, so the client is left without a
@@ -199,6 +205,8 @@ var coreFaults = []Entry{
 	// Passes TIMEOUT-001..003, COUNTER-003 and NOTIFY-* (each allows a
 	// second of overshoot) on every run; fails only the precise SHOULD.
 	{Fault: WholeSecondTimestamps, CaughtBy: "TIMEOUT-005", Wall: true, Timeout: 3 * time.Second,
+		Flags: []string{"--allow-na", "TIMEOUT-004"}, NotApplicable: []string{"TIMEOUT-004"}},
+	{Fault: WholeSecondsBehindMaxAge, CaughtBy: "TIMEOUT-005", Wall: true, Timeout: 3 * time.Second,
 		Flags: []string{"--allow-na", "TIMEOUT-004"}, NotApplicable: []string{"TIMEOUT-004"}},
 	// Passes every other MUST case that runs: only TIMEOUT-006 replays a
 	// cookie past its Max-Age. NOTIFY-* are n/a (no hook), allowed.

@@ -41,6 +41,8 @@ func newStoreTarget(f Fault, clock *fakeclock.Fake, timeout time.Duration) http.
 		cfg.adoptsDestroyed = true
 	case WholeSecondTimestamps:
 		cfg.wholeSeconds = true
+	case WholeSecondsBehindMaxAge:
+		cfg.wholeSeconds, cfg.cookieMaxAge = true, true
 	case DropsSessionOnHostileCookie:
 		cfg.dropsHostile = true
 	case NeverExpiresWall:
