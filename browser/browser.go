@@ -221,12 +221,16 @@ func (b *Browser) take(p *spec.Probe, id string) (*chromium, func()) {
 }
 
 // restart closes Chromium as a person closes a browser, letting it write
-// its profile, and starts it again on the same profile. The caller holds
-// the turn. If the new one cannot start, the next case starts one.
-func (b *Browser) restart(ctx context.Context) (*chromium, error) {
+// its profile, calls closed (if not nil; it must not panic) once it has
+// exited, and starts it again on the same profile. The caller holds the
+// turn. If the new one cannot start, the next case starts one.
+func (b *Browser) restart(ctx context.Context, closed func()) (*chromium, error) {
 	if b.c != nil {
 		b.c.stop()
 		b.c = nil
+	}
+	if closed != nil {
+		closed()
 	}
 	c, err := b.startChromium(ctx)
 	if err != nil {

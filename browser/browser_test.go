@@ -243,14 +243,30 @@ func TestScenariosWallClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d cases on the wall clock in %s", len(rep.Results), time.Since(begin).Round(time.Millisecond))
-	// Restarting the browser may take too long to see the old session
-	// alive on a 4 s timeout: then BROWSER-005 says so.
-	allPass(t, rep, dir, "BROWSER-005")
+	// Restarting the browser may take too long to set the old cookie back
+	// on a 4 s timeout: then the old cookie sent while the browser was
+	// closed judges BROWSER-005 (TestRestartLongerThanTheTimeoutAllows).
+	allPass(t, rep, dir)
 	if r := result(t, rep, "BROWSER-002"); r.Outcome != spec.Passed {
 		t.Errorf("BROWSER-002 (the timeout, waited out): %s", r.Outcome)
 	}
 	if n := favicons.Load(); n != 0 {
 		t.Errorf("the browser asked the target for /favicon.ico %d times", n)
+	}
+}
+
+// At a 2 s timeout a Chromium restart takes longer than the 375 ms
+// BROWSER-005 leaves itself to set the old cookie back in the browser;
+// the old cookie, sent by a client while the browser was closed, judges
+// instead, and the case passes rather than having no verdict.
+func TestRestartLongerThanTheTimeoutAllows(t *testing.T) {
+	dir := t.TempDir()
+	b := start(t, dir)
+	target, _ := serve(t, reference.NewServer(reference.NewSite(reference.Config{SessionTimeout: 2 * time.Second}), nil))
+	rep := run(t, target, spec.Options{Cases: b.Cases(), LabelFilter: "BROWSER-005"})
+	r := result(t, rep, "BROWSER-005")
+	if r.Outcome != spec.Passed {
+		t.Fatalf("BROWSER-005 at a 2 s timeout: %s %q", r.Outcome, r.Message)
 	}
 }
 

@@ -101,15 +101,16 @@ func (s *scenario) person(name string) *tab {
 }
 
 // restart closes the Browser's Chromium, as a person closes the browser,
-// and starts it again on the same profile; it returns the new first tab.
-func (s *scenario) restart(name string) *tab {
+// calls closed (if not nil; it must not panic) while no browser runs, and
+// starts it again on the same profile; it returns the new first tab.
+func (s *scenario) restart(name string, closed func()) *tab {
 	for _, t := range s.tabs {
 		if t.first {
 			t.closed = true
 			t.unwatch()
 		}
 	}
-	c, err := s.b.restart(s.p.Context())
+	c, err := s.b.restart(s.p.Context(), closed)
 	if err != nil {
 		s.p.Abort("%v", err)
 	}
