@@ -62,8 +62,12 @@
 // gets the same verdict on every run. TIMEOUT-005 (SHOULD) checks the
 // timeout without it, with sessions started at five phases of a second,
 // so the rounding shows on every run, and names the resolution it saw.
-// TIMEOUT-001 uses the same phases, so a store that rounds down (and ends
-// sessions early) fails on every run, not one in several.
+// The MUST cases allow the same second early (TIMEOUT-001 looks at
+// timeout - 1 s - the tolerance): a cookie whose Expires is an HTTP date
+// rounded down ends a session up to a second early for every browser.
+// TIMEOUT-001 uses the same phases, so a store that ends sessions more
+// than that early fails on every run, not one in several; TIMEOUT-005
+// catches the second.
 //
 // # Outcomes and exit codes
 //

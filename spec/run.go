@@ -138,7 +138,7 @@ func Run(ctx context.Context, t *Target, opts Options) (*Report, error) {
 	}
 	tt := *t
 	if tt.Transport == nil && tt.own == nil {
-		tt.own = newTransport()
+		tt.own = NewTransport()
 	}
 	r := &run{target: &tt}
 	// Connections the transport dialled but never sent a request on (a

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -308,7 +307,9 @@ func runCheck(ctx context.Context, c checkConfig, stdout, stderr io.Writer) (int
 	}
 	target.RequestTimeout = c.requestTimeout
 	if c.insecure {
-		target.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, Proxy: nil, MaxResponseHeaderBytes: 256 << 10}
+		tr := spec.NewTransport()
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		target.Transport = tr
 	}
 
 	var proc *targetProcess
