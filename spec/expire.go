@@ -34,10 +34,12 @@ func (p *Probe) countIfServed(u *User) int {
 // other than old. The message is format and args (what must hold), then
 // why it does not. When the page shows old again and u held a count
 // (counted > 0, countIfServed), the counter tells two defects apart: back
-// at 1, the old session's objects are gone and the server made a new
-// session under the id the client sent (it adopts ids: the seeds' new
-// session has a new id, and a client cannot tell the two apart); above
-// 1, or without a counter, livedOn says what is wrong.
+// at 1, the old session's objects are gone and the server serves a new,
+// empty session under the old id (it kept the ended session's id, as
+// CherryPy does until its cleaner runs, or took it from the client, as
+// PHP does without use_strict_mode: the seeds' new session has a new id,
+// and a client cannot tell the two apart); above 1, or without a counter,
+// livedOn says what is wrong.
 //
 //	p.expectNewSession(u, id, counted, "it never expired", "%s after the last visit it must be gone", p.Full())
 func (p *Probe) expectNewSession(u *User, old string, counted int, livedOn, format string, args ...any) {

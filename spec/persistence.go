@@ -8,11 +8,11 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// Session Basics: a session is made on the first visit and found again on
-// every later one, through its cookie.
 // spreadStep is the idle between PERSIST-006's spread reloads.
 const spreadStep = 400 * time.Millisecond
 
+// Session Basics: a session is made on the first visit and found again on
+// every later one, through its cookie.
 var persistenceCases = []Case{
 	{
 		ID: "PERSIST-001", Level: Must, Area: "persistence", Source: SessionBasics,

@@ -42,10 +42,24 @@ type phase struct {
 // session, where the client's own jar, which drops the cookie at its
 // Max-Age, would hide a server that keeps it longer.
 func (p *Probe) phased(name string, idle time.Duration, replay bool) []phase {
-	n := phases
-	if p.T.Controlled() {
-		n = 1
+	// again is who makes u's second visit: u, or with replay a client
+	// holding u's cookies as they were after its first.
+	again := func(u *User, snap Snapshot) *User {
+		if !replay {
+			return u
+		}
+		r := p.User(u.Name + "-replaying-its-jar")
+		r.Restore(snap)
+		return r
 	}
+	if p.T.Controlled() {
+		u := p.User(name)
+		id := p.Visit(u)
+		snap := u.Snapshot()
+		p.Idle(idle)
+		return []phase{{alive: p.Visit(again(u, snap)) == id, minIdle: idle, maxIdle: idle}}
+	}
+	n := phases
 	users := make([]*User, n)
 	ids := make([]string, n)
 	sent := make([]time.Time, n)
@@ -54,11 +68,7 @@ func (p *Probe) phased(name string, idle time.Duration, replay bool) []phase {
 	start := time.Now()
 	for i := range n {
 		p.sleepUntil(start.Add(time.Duration(i) * time.Second / time.Duration(n)))
-		if n == 1 {
-			users[i] = p.User(name)
-		} else {
-			users[i] = p.User(fmt.Sprintf("%s-phase-%d", name, i))
-		}
+		users[i] = p.User(fmt.Sprintf("%s-phase-%d", name, i))
 		sent[i] = time.Now()
 		ids[i] = p.Visit(users[i])
 		answered[i] = time.Now()
@@ -68,28 +78,14 @@ func (p *Probe) phased(name string, idle time.Duration, replay bool) []phase {
 	if replay {
 		how = "visited again by a client replaying the cookies it held (whatever their Expires or Max-Age)"
 	}
-	if n > 1 {
-		p.Tr.Note("%d sessions started %s apart; each is %s %s after its first visit", n, time.Second/time.Duration(n), how, idle)
-	} else if replay {
-		p.Tr.Note("the session is %s %s after its last visit", how, idle)
-	}
+	p.Tr.Note("%d sessions started %s apart; each is %s %s after its first visit", n, time.Second/time.Duration(n), how, idle)
 	out := make([]phase, n)
 	for i := range n {
-		if n == 1 {
-			p.Idle(idle)
-		} else {
-			p.sleepUntil(answered[i].Add(idle))
-		}
-		if replay {
-			users[i] = p.User(users[i].Name + "-replaying-its-jar")
-			users[i].Restore(snaps[i])
-		}
-		again := time.Now()
-		out[i].alive = p.Visit(users[i]) == ids[i]
-		out[i].minIdle, out[i].maxIdle = again.Sub(answered[i]), time.Since(sent[i])
-		if n == 1 {
-			out[i].minIdle, out[i].maxIdle = idle, idle
-		}
+		p.sleepUntil(answered[i].Add(idle))
+		u := again(users[i], snaps[i])
+		visit := time.Now()
+		out[i].alive = p.Visit(u) == ids[i]
+		out[i].minIdle, out[i].maxIdle = visit.Sub(answered[i]), time.Since(sent[i])
 	}
 	return out
 }
