@@ -218,9 +218,9 @@ func cases(b *Browser) []spec.Case {
 
 			// Once Chromium has exited, and before the new one starts (which
 			// can take seconds on a loaded machine), a client sends the old
-			// cookie: the session it finds then has outlived the browser.
-			keeper := p.User("old-cookie-after-close")
-			keeper.Restore(spec.Snapshot{{Name: p.T.Cookie, Value: cookie.Value}})
+			// cookies: the session they find then has outlived the browser.
+			keeper := p.User("old-cookies-after-close")
+			keeper.Restore(s.siteCookies(jar))
 			var afterClose string
 			var afterCloseErr error
 			after := s.restart("restarted-browser", func() {

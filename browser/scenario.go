@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -385,6 +386,23 @@ func (t *tab) readJar(ctx context.Context) ([]*network.Cookie, error) {
 
 // sessionCookie returns the target's session cookie in jar that the
 // browser sends with the session page, if there is one.
+// siteCookies are the cookies of jar that the browser sends with the
+// session page, as a client's cookie jar holds them: the session cookie
+// and any that go with it (the signature cookie of a signed-cookie store).
+func (s *scenario) siteCookies(jar []*network.Cookie) spec.Snapshot {
+	u, err := url.Parse(s.p.T.Resolve(s.p.T.Paths.Session))
+	if err != nil {
+		return nil
+	}
+	var snap spec.Snapshot
+	for _, c := range jar {
+		if cookieApplies(c, u) {
+			snap = append(snap, &http.Cookie{Name: c.Name, Value: c.Value})
+		}
+	}
+	return snap
+}
+
 func (s *scenario) sessionCookie(jar []*network.Cookie) *network.Cookie {
 	u, err := url.Parse(s.p.T.Resolve(s.p.T.Paths.Session))
 	if err != nil {
